@@ -6,6 +6,7 @@
 #include <array>
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -15,6 +16,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace otedama {
@@ -85,6 +87,74 @@ std::optional<uint64_t> parse_size(std::string_view text);
 
 // Edit distance, for did-you-mean suggestions.
 size_t edit_distance(std::string_view a, std::string_view b);
+
+// ---- metrics ----------------------------------------------------------------------------
+
+// A Prometheus-style registry: counters, gauges and histograms with labels, rendered in the
+// text exposition format (0.0.4). Registration takes a lock; updates are lock-free atomics,
+// so the share's hot path can count without contention. Handles stay valid for the
+// registry's lifetime.
+using Labels = std::vector<std::pair<std::string, std::string>>;
+
+class Counter {
+ public:
+  void inc(double v = 1) { value_.fetch_add(v, std::memory_order_relaxed); }
+  // For counters mirrored from a monotonic source (e.g. the kernel's CPU time).
+  void mirror(double v) { value_.store(v, std::memory_order_relaxed); }
+  double value() const { return value_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<double> value_{0};
+};
+
+class Gauge {
+ public:
+  void set(double v) { value_.store(v, std::memory_order_relaxed); }
+  void add(double v) { value_.fetch_add(v, std::memory_order_relaxed); }
+  double value() const { return value_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<double> value_{0};
+};
+
+class Histogram {
+ public:
+  explicit Histogram(std::vector<double> upper_bounds);
+  void observe(double v);
+  const std::vector<double>& bounds() const { return bounds_; }
+  uint64_t bucket_count(size_t i) const { return counts_[i].load(std::memory_order_relaxed); }  // not cumulative
+  uint64_t count() const { return count_.load(std::memory_order_relaxed); }
+  double sum() const { return sum_.load(std::memory_order_relaxed); }
+
+ private:
+  std::vector<double> bounds_;
+  std::unique_ptr<std::atomic<uint64_t>[]> counts_;  // bounds_.size() + 1 (+Inf)
+  std::atomic<uint64_t> count_{0};
+  std::atomic<double> sum_{0};
+};
+
+class Metrics {
+ public:
+  Metrics();
+  ~Metrics();
+  Counter& counter(const std::string& name, const std::string& help, const Labels& labels = {});
+  Gauge& gauge(const std::string& name, const std::string& help, const Labels& labels = {});
+  Histogram& histogram(const std::string& name, const std::string& help, const std::vector<double>& bounds,
+                       const Labels& labels = {});
+  // Called under no lock before each render, to refresh gauges derived from elsewhere.
+  void add_collector(std::function<void(Metrics&)> collect);
+  std::string render();  // text exposition format
+
+ private:
+  struct Family;
+  Family& family(const std::string& name, const std::string& help, int type);
+  std::mutex mutex_;
+  std::map<std::string, std::unique_ptr<Family>> families_;
+  std::vector<std::function<void(Metrics&)>> collectors_;
+};
+
+// The process-wide registry that /metrics serves.
+Metrics& metrics();
 
 // ---- version --------------------------------------------------------------------------
 

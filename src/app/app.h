@@ -1,0 +1,31 @@
+// app: the `otedama` command line and the wiring of a node (serve). Exit codes: 0 success,
+// 1 runtime failure (e.g. no node answers), 2 usage or configuration error.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "config/config.h"
+
+namespace otedama::app {
+
+constexpr int kExitOk = 0;
+constexpr int kExitFailure = 1;
+constexpr int kExitUsage = 2;
+
+int run_cli(int argc, char** argv);
+
+// serve: runs the node until SIGINT/SIGTERM. Returns the process exit code.
+int serve(const config::Config& config, const std::vector<std::string>& warnings);
+
+struct StatusOptions {
+  std::string api_url = "http://127.0.0.1:8080";
+  bool json = false;
+};
+int status(const StatusOptions& options);
+
+// Console + rotating file logging from the config; throws std::runtime_error if the log
+// file cannot be opened.
+void setup_logging(const config::Config& config);
+
+}  // namespace otedama::app
