@@ -10,6 +10,8 @@ PACKAGES=(
   libboost-dev libssl-dev openssl libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
   # proof of work
   librandomx-dev libscrypt-dev
+  # real coin daemons for the pool tests and the demo (regtest, loopback only)
+  litecoind
   # tests and benchmarks
   libgtest-dev libgmock-dev googletest libbenchmark-dev curl python3 procps
 )

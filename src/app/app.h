@@ -2,6 +2,8 @@
 // 1 runtime failure (e.g. no node answers), 2 usage or configuration error.
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,6 +25,24 @@ struct StatusOptions {
   bool json = false;
 };
 int status(const StatusOptions& options);
+
+struct HashOptions {
+  std::string algo;
+  std::optional<std::string> input, key, header, nonce;
+  std::optional<uint64_t> height;
+};
+int hash(const HashOptions& options);
+
+struct BenchOptions {
+  std::string algo;
+  unsigned threads = 0;  // 0 = every hardware thread
+  double seconds = 10;
+  bool json = false;
+  std::string variant = "auto";
+  bool randomx_light = false;
+  bool large_pages = true;
+};
+int bench(const BenchOptions& options);
 
 // Console + rotating file logging from the config; throws std::runtime_error if the log
 // file cannot be opened.

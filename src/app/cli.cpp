@@ -44,6 +44,27 @@ int run_cli(int argc, char** argv) {
 
   auto* version_cmd = app.add_subcommand("version", "Print the version");
 
+  HashOptions hash_opts;
+  std::string input, key, header, nonce;
+  uint64_t height = 0;
+  auto* hash_cmd = app.add_subcommand("hash", "Hash one input and print the digest as lowercase hex");
+  hash_cmd->add_option("--algo", hash_opts.algo, "sha256d|scrypt|keccak256|randomx|ethash|etchash|kawpow")->required();
+  auto* input_opt = hash_cmd->add_option("--input", input, "Input bytes (hex, may be empty)");
+  auto* key_opt = hash_cmd->add_option("--key", key, "RandomX key (hex, 0 to 60 bytes)");
+  auto* height_opt = hash_cmd->add_option("--height", height, "Block number (ethash, etchash, kawpow)");
+  auto* header_opt = hash_cmd->add_option("--header", header, "32-byte header hash (hex)");
+  auto* nonce_opt = hash_cmd->add_option("--nonce", nonce, "64-bit nonce as 16 hex digits");
+
+  BenchOptions bench_opts;
+  auto* bench_cmd = app.add_subcommand("bench", "Measure the mining search loop's steady hashrate");
+  bench_cmd->add_option("--algo", bench_opts.algo, "sha256d|scrypt|randomx|ethash|etchash|kawpow")->required();
+  bench_cmd->add_option("--threads", bench_opts.threads, "Threads (0 = all)")->capture_default_str();
+  bench_cmd->add_option("--seconds", bench_opts.seconds, "Duration in seconds")->capture_default_str();
+  bench_cmd->add_flag("--json", bench_opts.json, "Print one JSON object on one line");
+  bench_cmd->add_option("--variant", bench_opts.variant, "Kernel: auto, or sha256d: portable|sha-ni|avx2|avx512|sha-ni+avx512; scrypt: portable|sse2|avx2|avx512")->capture_default_str();
+  bench_cmd->add_flag("--light", bench_opts.randomx_light, "RandomX: light mode (256 MiB cache) instead of fast");
+  bench_cmd->add_flag("!--no-large-pages", bench_opts.large_pages, "Do not try large pages");
+
   // CLI11 reports "a subcommand is required" before an unknown word or flag; say what is wrong.
   if (argc > 1) {
     std::string first = argv[1];
@@ -87,6 +108,15 @@ int run_cli(int argc, char** argv) {
     return kExitOk;
   }
   if (status_cmd->parsed()) return status(status_opts);
+  if (hash_cmd->parsed()) {
+    if (input_opt->count()) hash_opts.input = input;
+    if (key_opt->count()) hash_opts.key = key;
+    if (height_opt->count()) hash_opts.height = height;
+    if (header_opt->count()) hash_opts.header = header;
+    if (nonce_opt->count()) hash_opts.nonce = nonce;
+    return hash(hash_opts);
+  }
+  if (bench_cmd->parsed()) return bench(bench_opts);
   if (serve_cmd->parsed()) {
     auto r = load_or_report(config_path);
     if (!r) return kExitUsage;

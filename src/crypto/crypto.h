@@ -71,7 +71,8 @@ class Algorithm {
 };
 
 struct AlgorithmOptions {
-  std::string variant = "auto";  // sha256d: auto|portable|sha-ni|avx2; scrypt: auto|portable|sse2|avx2
+  std::string variant = "auto";  // sha256d: auto|portable|sha-ni|avx2|avx512|sha-ni+avx512;
+                                 // scrypt: auto|portable|sse2|avx2|avx512; ethash/kawpow: auto|light|full
   bool randomx_fast = false;     // RandomX: fast mode (2 GiB dataset) instead of light (256 MiB cache)
   bool large_pages = true;       // try large pages, fall back with a log line
   unsigned init_threads = 0;     // dataset/DAG initialization threads; 0 = all
