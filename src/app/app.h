@@ -44,6 +44,14 @@ struct BenchOptions {
 };
 int bench(const BenchOptions& options);
 
+struct MineOptions {
+  std::vector<std::string> urls;
+  std::string user, password = "x", algo = "sha256d";
+  unsigned threads = 0;
+  double report_seconds = 10;
+};
+int mine(const MineOptions& options);
+
 // Console + rotating file logging from the config; throws std::runtime_error if the log
 // file cannot be opened.
 void setup_logging(const config::Config& config);

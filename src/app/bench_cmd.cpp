@@ -57,6 +57,7 @@ int bench(const BenchOptions& o) {
     return kExitUsage;
   }
 
+  crypto::set_crypto_log([](std::string_view line) { fprintf(stderr, "%.*s\n", int(line.size()), line.data()); });
   std::vector<std::unique_ptr<crypto::Algorithm>> algos;
   crypto::Work work;
   try {

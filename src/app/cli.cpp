@@ -55,6 +55,15 @@ int run_cli(int argc, char** argv) {
   auto* header_opt = hash_cmd->add_option("--header", header, "32-byte header hash (hex)");
   auto* nonce_opt = hash_cmd->add_option("--nonce", nonce, "64-bit nonce as 16 hex digits");
 
+  MineOptions mine_opts;
+  auto* mine_cmd = app.add_subcommand("mine", "Mine on a Stratum v1 pool with the CPU (sha256d, scrypt)");
+  mine_cmd->add_option("-o,--url", mine_opts.urls, "stratum+tcp://HOST:PORT; repeat for fail-over pools")->required();
+  mine_cmd->add_option("-u,--user", mine_opts.user, "ADDRESS.WORKER")->required();
+  mine_cmd->add_option("-p,--pass", mine_opts.password, "Password")->capture_default_str();
+  mine_cmd->add_option("-a,--algo", mine_opts.algo, "sha256d|scrypt")->capture_default_str();
+  mine_cmd->add_option("-t,--threads", mine_opts.threads, "Threads (0 = all)")->capture_default_str();
+  mine_cmd->add_option("--report", mine_opts.report_seconds, "Seconds between status lines")->capture_default_str();
+
   BenchOptions bench_opts;
   auto* bench_cmd = app.add_subcommand("bench", "Measure the mining search loop's steady hashrate");
   bench_cmd->add_option("--algo", bench_opts.algo, "sha256d|scrypt|randomx|ethash|etchash|kawpow")->required();
@@ -117,6 +126,7 @@ int run_cli(int argc, char** argv) {
     return hash(hash_opts);
   }
   if (bench_cmd->parsed()) return bench(bench_opts);
+  if (mine_cmd->parsed()) return mine(mine_opts);
   if (serve_cmd->parsed()) {
     auto r = load_or_report(config_path);
     if (!r) return kExitUsage;

@@ -9,6 +9,7 @@
 
 #include "api/api.h"
 #include "app/app.h"
+#include "crypto/crypto.h"
 #include "http/http.h"
 #include "monitor/monitor.h"
 
@@ -52,6 +53,7 @@ int serve(const config::Config& c, const std::vector<std::string>& warnings) {
   spdlog::info("Otedama {} ({}) starting, mode {}, config {}", version(), git_commit(), config::to_string(c.app.mode),
                c.source);
 
+  crypto::set_crypto_log([](std::string_view line) { spdlog::info("{}", line); });
   std::error_code ec;
   std::filesystem::create_directories(c.app.data_dir, ec);
   if (ec) {

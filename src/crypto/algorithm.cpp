@@ -1,9 +1,25 @@
 // The registry of proof-of-work algorithms by name.
+#include <mutex>
 #include <stdexcept>
 
 #include "crypto/crypto.h"
 
 namespace otedama::crypto {
+
+namespace {
+std::mutex log_mutex;
+std::function<void(std::string_view)> log_sink;
+}  // namespace
+
+void set_crypto_log(std::function<void(std::string_view)> sink) {
+  std::lock_guard lock(log_mutex);
+  log_sink = std::move(sink);
+}
+
+void crypto_log(std::string_view line) {
+  std::lock_guard lock(log_mutex);
+  if (log_sink) log_sink(line);
+}
 
 std::vector<std::string> algorithm_names() { return {"sha256d", "scrypt", "randomx", "ethash", "etchash", "kawpow"}; }
 

@@ -13,6 +13,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -77,6 +78,11 @@ struct AlgorithmOptions {
   bool large_pages = true;       // try large pages, fall back with a log line
   unsigned init_threads = 0;     // dataset/DAG initialization threads; 0 = all
 };
+
+// Where long-running work (RandomX datasets, DAG builds, large-page fallbacks) reports, one
+// line per event: crypto/ does no I/O itself, the app routes it to its log. Default: silent.
+void set_crypto_log(std::function<void(std::string_view)> sink);
+void crypto_log(std::string_view line);
 
 // Names: sha256d, scrypt, randomx, ethash, etchash, kawpow. Throws std::invalid_argument
 // for an unknown name or variant.

@@ -4,6 +4,7 @@
 #include <stdexcept>
 #include <utility>
 
+#include "crypto/crypto.h"
 #include "crypto/randomx.h"
 
 namespace otedama::crypto {
@@ -120,6 +121,13 @@ RandomXContexts& RandomXContexts::shared(bool large_pages, unsigned init_threads
     RandomXOptions o;
     o.large_pages = large_pages;
     o.init_threads = init_threads;
+    o.log = [](std::string_view line) { crypto_log(line); };
+    // Progress in tenths, so a 2 GiB dataset build shows that it is moving.
+    o.progress = [last = std::make_shared<std::atomic<int>>(-1)](uint64_t done, uint64_t total) {
+      int tenth = total ? int(done * 10 / total) : 10;
+      if (tenth > last->exchange(tenth))
+        crypto_log("RandomX dataset initialization " + std::to_string(tenth * 10) + "%");
+    };
     slot = std::make_unique<RandomXContexts>(std::move(o));
   }
   return *slot;
