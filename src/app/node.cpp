@@ -6,12 +6,15 @@
 
 #include <boost/asio.hpp>
 #include <filesystem>
+#include <thread>
 
 #include "api/api.h"
 #include "app/app.h"
 #include "crypto/crypto.h"
 #include "http/http.h"
+#include "miner/miner.h"
 #include "monitor/monitor.h"
+#include "pool/pool.h"
 
 namespace otedama::app {
 
@@ -99,14 +102,55 @@ int serve(const config::Config& c, const std::vector<std::string>& warnings) {
   }
 
   // Pools: a pool without a coin daemon is reported, not fatal (the example config validates).
+  // Each pool binds its Stratum port now; the daemon is contacted in the background.
+  std::vector<std::unique_ptr<pool::BitcoinPool>> pools;
   for (const auto& p : c.pools) {
     if (!p.enable) continue;
-    if (!p.daemon.configured())
-      components.set("pool:" + p.name, false, "no coin daemon configured (pool.daemon.url)");
-    else
-      components.set("pool:" + p.name, false,
-                     "pool serving for coin '" + (p.coin.empty() ? std::string("none") : p.coin) +
+    std::string component = "pool:" + p.name;
+    if (!p.daemon.configured()) {
+      components.set(component, false, "no coin daemon configured (pool.daemon.url)");
+    } else if (p.coin == "bitcoin" || p.coin == "litecoin") {
+      auto bp = std::make_unique<pool::BitcoinPool>(
+          io, p, [&components, component](bool ready, const std::string& detail) { components.set(component, ready, detail); });
+      try {
+        bp->start();
+      } catch (const std::exception& e) {
+        spdlog::error("{} (set by pool.address)", e.what());
+        return kExitUsage;
+      }
+      spdlog::info("pool {} ({} / {}) Stratum listening on {}", p.name, p.coin, p.algorithm, p.address.to_string());
+      pools.push_back(std::move(bp));
+    } else {
+      components.set(component, false,
+                     "pool serving for coin '" + (p.coin.empty() ? std::string("none (pool.coin)") : p.coin) +
                          "' is not available in this build yet");
+    }
+  }
+
+  // The built-in CPU miner, pointed at this node's first Bitcoin-family pool.
+  std::unique_ptr<miner::Miner> cpu_miner;
+  std::thread cpu_miner_thread;
+  if (c.mining.enable_cpu && !pools.empty()) {
+    const config::PoolConfig* target = nullptr;
+    for (const auto& p : c.pools)
+      if (p.enable && (p.coin == "bitcoin" || p.coin == "litecoin") && p.daemon.configured()) target = &p;
+    if (target && !target->payout_address.empty()) {
+      miner::MinerConfig mc;
+      std::string host = target->address.host == "0.0.0.0" || target->address.host == "::" ? "127.0.0.1" : target->address.host;
+      mc.urls = {"stratum+tcp://" + config::Address{host, target->address.port}.to_string()};
+      mc.user = target->payout_address + ".local";
+      mc.algo = target->algorithm;
+      mc.threads = c.mining.cpu.threads;
+      mc.report_interval = std::chrono::seconds(30);
+      cpu_miner = std::make_unique<miner::Miner>(mc);
+      cpu_miner_thread = std::thread([&] {
+        cpu_miner->run([](const miner::MinerStats& s) {
+          spdlog::info("cpu miner: {:.2f} kH/s, accepted {}, rejected {}", s.hashrate / 1000, s.accepted, s.rejected);
+        });
+      });
+      spdlog::info("cpu miner: mining {} on {} with {} thread(s)", mc.algo, mc.urls[0],
+                   mc.threads ? std::to_string(mc.threads) : std::string("all"));
+    }
   }
 
   for (auto& s : servers) s->start();
@@ -130,12 +174,16 @@ int serve(const config::Config& c, const std::vector<std::string>& warnings) {
   signals.async_wait([&](const boost::system::error_code& ec, int signo) {
     if (ec) return;
     spdlog::info("received {}, stopping", signo == SIGINT ? "SIGINT" : "SIGTERM");
+    if (cpu_miner) cpu_miner->stop();
+    for (auto& p : pools) p->stop();
     for (auto& s : servers) s->stop();
     *deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(4500);
     wait_drained();
   });
 
   io.run();
+  if (cpu_miner_thread.joinable()) cpu_miner_thread.join();
+  pools.clear();
   servers.clear();
   spdlog::info("stopped");
   spdlog::default_logger()->flush();

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -74,6 +75,8 @@ class Process {
     pid_ = fork();
     if (pid_ < 0) throw std::runtime_error("fork failed");
     if (pid_ == 0) {
+      // Die with the test: a test killed by a timeout must not leave daemons behind.
+      prctl(PR_SET_PDEATHSIG, SIGKILL);
       if (chdir(dir.c_str()) != 0) _exit(127);
       int o = open(out_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
       int e = open(err_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);

@@ -1,0 +1,404 @@
+// The Bitcoin-family pool. One template thread talks to the daemon (templates, tip changes,
+// back-off while it is down); the node's loop runs the Stratum server and checks shares; a
+// found block is handed to a submit thread at once so the loop never waits on the daemon.
+#include <utility>  // before asio (Boost 1.74 awaitable.hpp needs std::exchange)
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio.hpp>
+#include <condition_variable>
+#include <deque>
+#include <thread>
+
+#include "chain/chain.h"
+#include "crypto/crypto.h"
+#include "pool/pool.h"
+#include "stratum/stratum.h"
+
+namespace otedama::pool {
+
+namespace asio = boost::asio;
+using steady = std::chrono::steady_clock;
+
+namespace {
+
+// What a Stratum job carries for the share check and block building.
+struct JobContext {
+  chain::Job job;
+  std::shared_ptr<const chain::BlockTemplate> tpl;
+};
+
+std::string stratum_prevhash(const Hash256& internal) {
+  Hash256 h = internal;
+  for (size_t i = 0; i < 32; i += 4) std::swap(h[i], h[i + 3]), std::swap(h[i + 1], h[i + 2]);
+  return to_hex(h);
+}
+
+double seconds_now() { return std::chrono::duration<double>(steady::now().time_since_epoch()).count(); }
+
+}  // namespace
+
+struct BitcoinPool::Impl : stratum::Handler, std::enable_shared_from_this<Impl> {
+  asio::io_context& io;
+  config::PoolConfig cfg;
+  StatusCallback status;
+  chain::Coin coin;
+  U256 diff1;
+  bool scrypt;
+  std::unique_ptr<stratum::Server> server;
+  std::unique_ptr<chain::RpcClient> rpc;
+  VardiffConfig vardiff_cfg;
+
+  // Set by the template thread once the daemon answered (read on the loop after that).
+  std::atomic<const chain::CoinParams*> params{nullptr};
+  Bytes payout_script;
+
+  std::thread template_thread, submit_thread;
+  std::mutex wake_mutex;
+  std::condition_variable wake;
+  bool wake_flag = false;
+  std::atomic<bool> stopping{false};
+
+  std::mutex submit_mutex;
+  std::condition_variable submit_cv;
+  std::deque<std::function<void()>> submits;
+
+  // The loop's view of the current job (for vardiff re-sends).
+  stratum::Job current;
+  uint64_t job_counter = 0;
+
+  mutable std::mutex snap_mutex;
+  PoolSnapshot snap;
+
+  Counter *shares_valid, *shares_stale, *shares_duplicate, *shares_low, *shares_invalid;
+  Counter *blocks_found, *blocks_accepted, *blocks_rejected;
+  Histogram* check_seconds;
+
+  Impl(asio::io_context& io_, const config::PoolConfig& c, StatusCallback s) : io(io_), cfg(c), status(std::move(s)) {
+    if (cfg.coin != "bitcoin" && cfg.coin != "litecoin")
+      throw std::invalid_argument("pool '" + cfg.name + "': coin '" + cfg.coin + "' is not a Bitcoin-family coin");
+    if (!cfg.daemon.configured()) throw std::invalid_argument("pool '" + cfg.name + "': no coin daemon configured");
+    coin = chain::coin_from_string(cfg.coin);
+    scrypt = cfg.algorithm == "scrypt";
+    diff1 = U256::from_compact(0x1d00ffff);
+    if (scrypt) diff1 = diff1 << 16;
+
+    chain::RpcOptions ro;
+    ro.url = cfg.daemon.url;
+    ro.user = cfg.daemon.user;
+    ro.password = cfg.daemon.password;
+    ro.cookie_file = cfg.daemon.cookie_file;
+    ro.timeout = std::chrono::seconds(10);
+    rpc = std::make_unique<chain::RpcClient>(ro);
+
+    vardiff_cfg.target_share_time = std::chrono::duration<double>(cfg.difficulty.target_share_time).count();
+    vardiff_cfg.min_difficulty = cfg.difficulty.min;
+    vardiff_cfg.max_difficulty = cfg.difficulty.max;
+
+    stratum::ServerConfig sc;
+    sc.name = cfg.name;
+    sc.max_connections = cfg.max_connections;
+    sc.initial_difficulty = cfg.difficulty.initial;
+    sc.min_difficulty = cfg.difficulty.min;
+    sc.max_difficulty = cfg.difficulty.max;
+    sc.diff1_target = diff1;
+    server = std::make_unique<stratum::Server>(io, sc, *this);
+
+    auto& m = metrics();
+    Labels base = {{"coin", cfg.coin}, {"pool", cfg.name}};
+    auto with = [&](const char* k, const char* v) {
+      Labels l = base;
+      l.emplace_back(k, v);
+      return l;
+    };
+    const char* help = "Shares received, by result.";
+    shares_valid = &m.counter("otedama_shares_total", help, with("result", "valid"));
+    shares_stale = &m.counter("otedama_shares_total", help, with("result", "stale"));
+    shares_duplicate = &m.counter("otedama_shares_total", help, with("result", "duplicate"));
+    shares_low = &m.counter("otedama_shares_total", help, with("result", "low_difficulty"));
+    shares_invalid = &m.counter("otedama_shares_total", help, with("result", "invalid"));
+    blocks_found = &m.counter("otedama_blocks_found_total", "Shares that met the network target.", base);
+    blocks_accepted = &m.counter("otedama_blocks_accepted_total", "Found blocks the daemon accepted.", base);
+    blocks_rejected = &m.counter("otedama_blocks_rejected_total", "Found blocks the daemon rejected.", base);
+    check_seconds = &m.histogram("otedama_share_check_seconds", "Time to check one share (header rebuild and PoW).",
+                                 {1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1}, base);
+    snap.name = cfg.name;
+    snap.coin = cfg.coin;
+    snap.algorithm = cfg.algorithm;
+  }
+
+  // ---- the template thread ---------------------------------------------------------------
+
+  void wait_for(std::chrono::milliseconds d) {
+    std::unique_lock lock(wake_mutex);
+    wake.wait_for(lock, d, [&] { return wake_flag || stopping.load(); });
+    wake_flag = false;
+  }
+
+  void template_loop() {
+    auto backoff = std::chrono::milliseconds(500);
+    Hash256 last_prev{};
+    bool have_job = false;
+    auto last_publish = steady::now();
+    while (!stopping) {
+      try {
+        if (!params.load()) {
+          chain::ChainInfo info = rpc->get_blockchain_info();
+          const chain::CoinParams& p = chain::coin_params(coin, chain::network_from_chain(info.chain));
+          try {
+            payout_script = chain::address_to_script(cfg.payout_address, p);
+          } catch (const std::invalid_argument& e) {
+            status(false, "pool.payout_address is not a valid " + std::string(chain::to_string(coin)) + " " +
+                              std::string(chain::to_string(p.network)) + " address: " + e.what());
+            spdlog::error("pool {}: payout_address '{}': {}", cfg.name, cfg.payout_address, e.what());
+            wait_for(std::chrono::seconds(30));
+            continue;
+          }
+          params = &p;
+          spdlog::info("pool {}: daemon {} on {} {}, paying {}", cfg.name, cfg.daemon.url, cfg.coin, info.chain,
+                       cfg.payout_address);
+        }
+        auto tpl = std::make_shared<chain::BlockTemplate>(rpc->get_block_template(params.load()->gbt_rules));
+        bool new_tip = !have_job || tpl->prev_hash != last_prev;
+        if (new_tip || steady::now() - last_publish >= std::chrono::seconds(30)) {
+          publish(tpl, new_tip);
+          last_prev = tpl->prev_hash;
+          have_job = true;
+          last_publish = steady::now();
+          status(true, "serving height " + std::to_string(tpl->height) + " on " + cfg.address.to_string());
+        }
+        backoff = std::chrono::milliseconds(500);
+        // Tip changes: blocknotify wakes us; otherwise poll the best block hash (cheap) so that
+        // miners get new work well within a second of a new block.
+        while (!stopping && steady::now() - last_publish < std::chrono::seconds(30)) {
+          wait_for(std::chrono::milliseconds(200));
+          if (stopping) break;
+          if (rpc->get_best_block_hash() != last_prev) break;
+          {
+            std::lock_guard lock(wake_mutex);
+            if (wake_flag) break;
+          }
+        }
+        continue;  // no error: straight to the next template
+      } catch (const chain::AuthError& e) {
+        status(false, std::string("coin daemon refused our credentials: ") + e.what());
+        spdlog::error("pool {}: {}", cfg.name, e.what());
+      } catch (const chain::RpcError& e) {
+        status(false, "coin daemon: " + e.message + " (" + e.method + ", code " + std::to_string(e.code) + ")");
+        spdlog::warn("pool {}: {} failed: {} ({})", cfg.name, e.method, e.message, e.code);
+      } catch (const chain::ChainError& e) {
+        status(false, std::string("coin daemon unreachable: ") + e.what());
+        spdlog::warn("pool {}: daemon: {}", cfg.name, e.what());
+      } catch (const std::exception& e) {
+        status(false, std::string("bad answer from the coin daemon: ") + e.what());
+        spdlog::warn("pool {}: {}", cfg.name, e.what());
+      }
+      if (stopping) break;
+      wait_for(backoff);  // the daemon is down or unhappy: retry with back-off
+      backoff = std::min(backoff * 2, std::chrono::milliseconds(10000));
+    }
+  }
+
+  void publish(std::shared_ptr<const chain::BlockTemplate> tpl, bool clean) {
+    chain::CoinbaseOptions opts;
+    opts.outputs = {{tpl->coinbase_value, payout_script}};
+    opts.tag = chain::to_bytes("/otedama/");
+    opts.extranonce1_size = 4;
+    opts.extranonce2_size = 8;
+    auto ctx = std::make_shared<JobContext>();
+    ctx->job = chain::make_job(*tpl, opts);
+    ctx->tpl = tpl;
+    stratum::Job job;
+    job.prevhash_hex = stratum_prevhash(ctx->job.prev_hash);
+    job.coinb1_hex = to_hex(ctx->job.coinbase.coinb1);
+    job.coinb2_hex = to_hex(ctx->job.coinbase.coinb2);
+    for (const auto& b : ctx->job.merkle_branch) job.merkle_branch_hex.push_back(to_hex(b));
+    job.version = uint32_t(ctx->job.version);
+    job.nbits = ctx->job.bits;
+    job.ntime = ctx->job.ntime;
+    job.clean = clean;
+    job.context = ctx;
+    double netdiff = difficulty_from_target(ctx->job.target, diff1);
+    {
+      std::lock_guard lock(snap_mutex);
+      snap.height = tpl->height;
+      snap.network_difficulty = netdiff;
+    }
+    asio::post(io, [self = shared_from_this(), job = std::move(job)]() mutable {
+      job.id = self->next_job_id();
+      self->current = job;
+      self->server->notify_all(std::move(job));
+    });
+  }
+
+  std::string next_job_id() {
+    char b[17];
+    snprintf(b, sizeof b, "%llx", (unsigned long long)++job_counter);
+    return b;
+  }
+
+  // ---- Stratum handler (on the loop) --------------------------------------------------------
+
+  stratum::AuthResult authorize(stratum::Session& session, const stratum::WorkerName& worker,
+                                std::string_view) override {
+    const chain::CoinParams* p = params.load();
+    if (!p) return {false, "the pool is not ready (no contact with its coin daemon yet)"};
+    if (auto why = chain::address_error(worker.address, *p))
+      return {false, "'" + worker.address + "' is not a valid " + std::string(chain::to_string(coin)) + " address: " + *why};
+    if (!session.user_data())
+      session.user_data() = std::make_shared<Vardiff>(vardiff_cfg, session.difficulty(), seconds_now());
+    return {true, ""};
+  }
+
+  stratum::ShareResult check_share(stratum::Session& session, const stratum::ShareSubmission& share) override {
+    auto t0 = steady::now();
+    const auto* ctx = static_cast<const JobContext*>(share.job.context.get());
+    if (!ctx) return stratum::ShareResult::rejected(stratum::error::job_not_found, "job has no template");
+    chain::Header80 header = chain::job_header(ctx->job, share.extranonce1, share.extranonce2, share.ntime, share.nonce,
+                                               int32_t(share.version));
+    Hash256 pow = scrypt ? crypto::scrypt_1024_1_1(header) : crypto::sha256d(header);
+    U256 value = U256::from_le_bytes(pow.data());
+    double measured = difficulty_from_target(value, diff1);
+    check_seconds->observe(std::chrono::duration<double>(steady::now() - t0).count());
+    if (value > share.target) {
+      shares_low->inc();
+      return stratum::ShareResult::rejected(stratum::error::low_difficulty, "low difficulty share", measured);
+    }
+    bool block = value <= ctx->job.target;
+    if (block) submit_block(share.job.context, header, share);
+    shares_valid->inc();
+    {
+      std::lock_guard lock(snap_mutex);
+      ++snap.shares_valid;
+    }
+    if (auto vd = std::static_pointer_cast<Vardiff>(session.user_data()); vd && !session.difficulty_fixed()) {
+      if (auto d = vd->on_share(seconds_now(), share.difficulty)) {
+        session.set_difficulty(*d);
+        resend_current(session);
+      }
+    }
+    return stratum::ShareResult::accepted(measured, block);
+  }
+
+  // Fresh work right after a vardiff change, so the new difficulty applies at once.
+  void resend_current(stratum::Session& session) {
+    if (current.id.empty()) return;
+    stratum::Job job = current;
+    job.id = next_job_id();
+    job.clean = false;
+    server->notify(session.id(), std::move(job));
+  }
+
+  void submit_block(std::shared_ptr<const void> context, const chain::Header80& header,
+                    const stratum::ShareSubmission& share) {
+    blocks_found->inc();
+    auto ctx = std::static_pointer_cast<const JobContext>(context);
+    Bytes coinbase = ctx->job.coinbase.assemble(share.extranonce1, share.extranonce2);
+    Bytes block = chain::serialize_block(*ctx->tpl, header, coinbase);
+    std::string hash = chain::display_hex(chain::block_hash(header));
+    std::string worker(share.worker);
+    spdlog::info("pool {}: share from {} meets the network target: block {} at height {}", cfg.name, worker, hash,
+                 ctx->job.height);
+    {
+      std::lock_guard lock(submit_mutex);
+      submits.push_front([this, block = std::move(block), hash, height = ctx->job.height] {
+        try {
+          auto reason = rpc->submit_block(block);
+          if (!reason) {
+            blocks_accepted->inc();
+            spdlog::info("pool {}: block {} at height {} accepted by the daemon", cfg.name, hash, height);
+            std::lock_guard lock(snap_mutex);
+            ++snap.blocks_accepted;
+            snap.last_block_hash = hash;
+          } else {
+            blocks_rejected->inc();
+            spdlog::warn("pool {}: block {} rejected by the daemon: {}", cfg.name, hash, *reason);
+          }
+        } catch (const std::exception& e) {
+          blocks_rejected->inc();
+          spdlog::error("pool {}: submitblock {} failed: {}", cfg.name, hash, e.what());
+        }
+        block_notify();
+      });
+    }
+    submit_cv.notify_one();
+    std::lock_guard lock(snap_mutex);
+    ++snap.blocks_found;
+  }
+
+  void submit_loop() {
+    while (true) {
+      std::function<void()> task;
+      {
+        std::unique_lock lock(submit_mutex);
+        submit_cv.wait(lock, [&] { return stopping.load() || !submits.empty(); });
+        if (submits.empty()) return;
+        task = std::move(submits.front());
+        submits.pop_front();
+      }
+      task();
+    }
+  }
+
+  void on_rejected(stratum::Session&, int code, std::string_view) override {
+    if (code == stratum::error::job_not_found) shares_stale->inc();
+    else if (code == stratum::error::duplicate) shares_duplicate->inc();
+    else shares_invalid->inc();
+    std::lock_guard lock(snap_mutex);
+    if (code == stratum::error::job_not_found) ++snap.shares_stale;
+    else if (code == stratum::error::duplicate) ++snap.shares_duplicate;
+    else ++snap.shares_invalid;
+  }
+
+  // Connection counts go to the server's own otedama_stratum_connections metric.
+  void on_connect(stratum::Session&) override {
+    std::lock_guard lock(snap_mutex);
+    ++snap.connections;
+  }
+  void on_disconnect(stratum::Session&) override {
+    std::lock_guard lock(snap_mutex);
+    --snap.connections;
+  }
+
+  void block_notify() {
+    {
+      std::lock_guard lock(wake_mutex);
+      wake_flag = true;
+    }
+    wake.notify_all();
+  }
+};
+
+BitcoinPool::BitcoinPool(asio::io_context& io, const config::PoolConfig& config, StatusCallback status)
+    : impl_(std::make_shared<Impl>(io, config, std::move(status))) {}
+
+BitcoinPool::~BitcoinPool() { stop(); }
+
+void BitcoinPool::start() {
+  auto& i = *impl_;
+  i.server->listen(i.cfg.address.host, i.cfg.address.port);
+  i.server->start();
+  i.status(false, "waiting for the coin daemon at " + i.cfg.daemon.url);
+  i.template_thread = std::thread([&i] { i.template_loop(); });
+  i.submit_thread = std::thread([&i] { i.submit_loop(); });
+}
+
+void BitcoinPool::stop() {
+  auto& i = *impl_;
+  if (i.stopping.exchange(true)) return;
+  i.block_notify();
+  i.submit_cv.notify_all();
+  if (i.template_thread.joinable()) i.template_thread.join();
+  if (i.submit_thread.joinable()) i.submit_thread.join();
+  i.server->stop();
+}
+
+void BitcoinPool::block_notify() { impl_->block_notify(); }
+uint16_t BitcoinPool::stratum_port() const { return impl_->server->port(); }
+
+PoolSnapshot BitcoinPool::snapshot() const {
+  std::lock_guard lock(impl_->snap_mutex);
+  return impl_->snap;
+}
+
+}  // namespace otedama::pool

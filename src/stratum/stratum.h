@@ -1,0 +1,250 @@
+// stratum: the Stratum v1 server (protocol, sessions, share pre-checks) on the node's Asio loop.
+// It knows nothing of pools, coins or headers: the proof-of-work check, authorization and
+// everything that needs a block template go through the Handler interface below.
+//
+// Threading: a Server and its Sessions belong to the thread that runs the io_context (the
+// node's loop). Call every method from that thread (post to it from elsewhere). Handler
+// callbacks run on that thread, synchronously, on the share's hot path.
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/core.h"
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace otedama::stratum {
+
+// Error codes of the Stratum convention (ckpool, node-stratum-pool), sent as [code, message, null].
+namespace error {
+constexpr int other = 20;
+constexpr int job_not_found = 21;  // also stale: the job is older than the last clean job
+constexpr int duplicate = 22;
+constexpr int low_difficulty = 23;
+constexpr int unauthorized = 24;
+constexpr int not_subscribed = 25;
+// JSON-RPC's own, for requests that are not Stratum at all.
+constexpr int parse_error = -32700;
+constexpr int invalid_request = -32600;
+constexpr int method_not_found = -32601;
+constexpr int invalid_params = -32602;
+}  // namespace error
+
+using SessionId = uint64_t;
+
+// One unit of work as the pool supplies it; sent to miners as mining.notify.
+struct Job {
+  std::string id;
+  std::string prevhash_hex;  // 64 hex digits, Stratum's word-swapped form, sent as is
+  std::string coinb1_hex, coinb2_hex;
+  std::vector<std::string> merkle_branch_hex;
+  uint32_t version = 0, nbits = 0, ntime = 0;
+  bool clean = false;                     // clean_jobs: earlier jobs become stale
+  std::shared_ptr<const void> context;    // the handler's own data (template, coinbase parts...)
+};
+
+// "ADDRESS.WORKER+DIFF": the worker name of mining.authorize, split.
+struct WorkerName {
+  std::string user;     // without the +DIFF suffix: "ADDRESS.WORKER"
+  std::string address;  // before the first '.'
+  std::string worker;   // after the first '.', may be empty
+  std::optional<double> fixed_difficulty;  // from a "+DIFF" suffix (positive number)
+};
+// Never throws: a suffix that is not a positive finite number stays part of the name.
+WorkerName parse_worker_name(std::string_view name);
+
+struct ServerConfig {
+  std::string name = "stratum";  // label in logs and metrics
+  size_t max_connections = 10000;
+  std::chrono::milliseconds idle_timeout{std::chrono::minutes(10)};  // nothing received for this long
+  size_t max_line = 16 * 1024;              // bytes per received line; longer: error, then disconnect
+  uint32_t max_messages_per_second = 1000;  // per connection; more: disconnect (0 = unlimited)
+  size_t max_pending_write = 32u << 20;     // bytes queued for a slow reader before it is dropped
+  size_t extranonce1_size = 4;              // 1..8 bytes, unique per live connection
+  size_t extranonce2_size = 8;              // 1..8 bytes; smaller for NiceHash-like reduced space
+  double initial_difficulty = 16;
+  double min_difficulty = 1.0 / 4294967296.0;  // 2^-32
+  double max_difficulty = 1e12;
+  U256 diff1_target = U256::from_compact(0x1d00ffff);  // sha256d; scrypt coins: this << 16
+  uint32_t version_mask = 0x1fffe000;       // BIP310 bits the pool lets miners roll (BIP320)
+  uint32_t max_ntime_ahead = 7200;          // seconds a share's ntime may be past the job's
+  size_t max_jobs_per_session = 16;         // older jobs are forgotten (their shares: stale)
+  // Ban an IP whose session's invalid shares exceed ban_invalid_ratio of at least ban_min_shares
+  // within ban_window. ban_duration 0 disables bans.
+  std::chrono::milliseconds ban_window{std::chrono::seconds(60)};
+  uint32_t ban_min_shares = 20;
+  double ban_invalid_ratio = 0.5;
+  std::chrono::milliseconds ban_duration{std::chrono::minutes(10)};
+  std::string software = "otedama";  // answer to client.get_version (the version is appended)
+};
+
+class Server;
+
+// One connection. Owned by the Server; references stay valid until Handler::on_disconnect returns.
+class Session {
+ public:
+  SessionId id() const { return id_; }
+  const std::string& remote_ip() const { return remote_ip_; }
+  const std::string& user_agent() const { return user_agent_; }
+  bool subscribed() const { return subscribed_; }
+  bool authorized() const { return !workers_.empty(); }
+  const std::vector<std::string>& workers() const { return workers_; }  // authorized names, as sent
+  ByteSpan extranonce1() const { return {extranonce1_.data(), extranonce1_size_}; }
+  std::string extranonce1_hex() const;
+  size_t extranonce2_size() const { return extranonce2_size_; }
+
+  // The difficulty the next job goes out with (and set_difficulty before it when it changed).
+  double difficulty() const { return difficulty_; }
+  // True after mining.suggest_difficulty or a "+DIFF" worker suffix: vardiff must leave it alone.
+  bool difficulty_fixed() const { return difficulty_fixed_; }
+  double miner_minimum_difficulty() const { return miner_min_difficulty_; }  // BIP310 minimum-difficulty
+  // Sets the difficulty for the next job, clamped to the server's min..max and the miner's
+  // minimum; returns what was set. Sent right before the next job, never alone.
+  double set_difficulty(double difficulty);
+  // Same, and marks it fixed (rental services); vardiff should not touch it afterwards.
+  double set_fixed_difficulty(double difficulty);
+
+  bool version_rolling() const { return version_rolling_; }
+  uint32_t version_mask() const { return version_mask_; }  // negotiated; 0 without version rolling
+  bool extranonce_subscribed() const { return extranonce_subscribed_; }
+
+  // mining.set_extranonce; only for sessions that sent mining.extranonce.subscribe (or the
+  // BIP310 "subscribe-extranonce"); returns false (nothing changes) for others. Takes effect
+  // with the next job. Throws std::invalid_argument for a bad size or an extranonce1 another
+  // live session holds.
+  bool set_extranonce(ByteSpan extranonce1, size_t extranonce2_size);
+  void reconnect(const std::string& host, uint16_t port, uint32_t wait_seconds = 0);  // client.reconnect
+  void show_message(const std::string& text);                                        // client.show_message
+  void disconnect();  // flushes what is queued, then closes
+
+  // Free slot for the handler's per-session state (e.g. its vardiff).
+  std::shared_ptr<void>& user_data() { return user_data_; }
+
+ protected:
+  Session() = default;
+  ~Session() = default;
+
+  SessionId id_ = 0;
+  std::string remote_ip_;
+  std::string user_agent_;
+  std::vector<std::string> workers_;
+  std::shared_ptr<void> user_data_;
+  std::array<uint8_t, 8> extranonce1_{};
+  uint8_t extranonce1_size_ = 0;
+  uint8_t extranonce2_size_ = 0;
+  bool subscribed_ = false;
+  bool difficulty_fixed_ = false;
+  bool version_rolling_ = false;
+  bool extranonce_subscribed_ = false;
+  double difficulty_ = 1;
+  double miner_min_difficulty_ = 0;
+  uint32_t version_mask_ = 0;
+};
+
+// What a miner submitted, checked for form, job, time, version bits and duplicates already.
+struct ShareSubmission {
+  const Job& job;
+  std::string_view worker;
+  ByteSpan extranonce1;  // the session's, when the job was sent
+  ByteSpan extranonce2;
+  uint32_t ntime = 0;
+  uint32_t nonce = 0;
+  uint32_t version = 0;  // header nVersion: (job.version & ~mask) | (bits & mask)
+  double difficulty = 0;  // in force when this job was sent to this session
+  const U256& target;     // share target of that difficulty (ServerConfig::diff1_target based)
+};
+
+struct ShareResult {
+  bool valid = false;
+  bool block_candidate = false;  // meets the network target: the handler submits it
+  int error_code = error::low_difficulty;
+  std::string error_message;  // empty: the code's usual text
+  double share_difficulty = 0;  // measured from the hash, for statistics
+
+  static ShareResult accepted(double measured, bool block = false) { return {true, block, 0, {}, measured}; }
+  static ShareResult rejected(int code, std::string message, double measured = 0) {
+    return {false, false, code, std::move(message), measured};
+  }
+};
+
+struct AuthResult {
+  bool ok = false;
+  std::string error;  // shown to the miner when !ok
+};
+
+class Handler {
+ public:
+  virtual ~Handler() = default;
+  // mining.authorize. The server has parsed the name; a "+DIFF" suffix is applied as a fixed
+  // difficulty by the server after an ok.
+  virtual AuthResult authorize(Session& session, const WorkerName& worker, std::string_view password) = 0;
+  // Rebuild the header, hash, compare with share.target (and the network target).
+  virtual ShareResult check_share(Session& session, const ShareSubmission& share) = 0;
+  // A share the server rejected before check_share (stale, duplicate, bad ntime...).
+  virtual void on_rejected(Session& session, int code, std::string_view message) {}
+  virtual void on_connect(Session& session) {}
+  virtual void on_disconnect(Session& session) {}
+};
+
+class Server {
+ public:
+  // Throws std::invalid_argument for an inconsistent config.
+  Server(boost::asio::io_context& io, ServerConfig config, Handler& handler);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Binds now; throws std::runtime_error naming the address on failure. Port 0: any free port.
+  void listen(const std::string& host, uint16_t port);
+  void start();  // begin accepting
+  void stop();   // stop accepting, flush and close every session
+  uint16_t port() const;
+  const ServerConfig& config() const;
+
+  // Sends the job to every subscribed and authorized session (each preceded by its difficulty
+  // when that changed) and keeps it as the first job of sessions that authorize later.
+  // Throws std::invalid_argument for a malformed job or a job id used before.
+  void notify_all(Job job);
+  // One session only (e.g. fresh work right after a vardiff change). False: no such session or
+  // it is not subscribed and authorized yet.
+  bool notify(SessionId session, Job job);
+
+  // The pool's version-rolling mask changed: mining.set_version_mask goes to sessions that
+  // negotiated version rolling (never to others), with their new intersection.
+  void set_version_mask(uint32_t mask);
+
+  Session* find(SessionId id);
+  void for_each_session(const std::function<void(Session&)>& fn);
+  size_t session_count() const;
+
+  // Refuses new connections from ip until the ban expires.
+  void ban(const std::string& ip, std::chrono::milliseconds duration);
+  bool is_banned(const std::string& ip) const;
+
+  struct Impl;  // public so that the connection type in server.cpp can name it
+
+ private:
+  std::shared_ptr<Impl> impl_;
+};
+
+// ---- wire format (also for clients and tests) -----------------------------------------------
+
+// A uint32 as exactly 8 lowercase hex digits, and back (false unless exactly 8 hex digits).
+std::string hex32(uint32_t v);
+bool parse_hex32(std::string_view s, uint32_t& out);
+// A difficulty as a JSON number: integers without a fraction ("16"), others round-trip exact.
+std::string difficulty_json(double difficulty);
+// The complete mining.notify line (with '\n') for a job.
+std::string notify_line(const Job& job);
+
+}  // namespace otedama::stratum
