@@ -52,6 +52,9 @@ struct MineOptions {
 };
 int mine(const MineOptions& options);
 
+// POSTs /notify/block to a node's health server; 0 when it took it, 1 when no node answers.
+int blocknotify(const std::string& health_url, const std::string& pool, const std::string& hash);
+
 // Console + rotating file logging from the config; throws std::runtime_error if the log
 // file cannot be opened.
 void setup_logging(const config::Config& config);

@@ -64,6 +64,13 @@ int run_cli(int argc, char** argv) {
   mine_cmd->add_option("-t,--threads", mine_opts.threads, "Threads (0 = all)")->capture_default_str();
   mine_cmd->add_option("--report", mine_opts.report_seconds, "Seconds between status lines")->capture_default_str();
 
+  std::string notify_url = "http://127.0.0.1:8081", notify_pool, notify_hash;
+  auto* notify_cmd = app.add_subcommand("blocknotify", "Tell a local node that its coin daemon has a new block "
+                                                       "(for -blocknotify=\"otedama blocknotify %s\")");
+  notify_cmd->add_option("--url", notify_url, "The node's health server (monitoring.health.address)")->capture_default_str();
+  notify_cmd->add_option("--pool", notify_pool, "Only this pool (default: every pool)");
+  notify_cmd->add_option("hash", notify_hash, "The new block's hash (for the log; optional)");
+
   BenchOptions bench_opts;
   auto* bench_cmd = app.add_subcommand("bench", "Measure the mining search loop's steady hashrate");
   bench_cmd->add_option("--algo", bench_opts.algo, "sha256d|scrypt|randomx|ethash|etchash|kawpow")->required();
@@ -127,6 +134,7 @@ int run_cli(int argc, char** argv) {
   }
   if (bench_cmd->parsed()) return bench(bench_opts);
   if (mine_cmd->parsed()) return mine(mine_opts);
+  if (notify_cmd->parsed()) return blocknotify(notify_url, notify_pool, notify_hash);
   if (serve_cmd->parsed()) {
     auto r = load_or_report(config_path);
     if (!r) return kExitUsage;

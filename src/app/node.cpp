@@ -70,10 +70,22 @@ int serve(const config::Config& c, const std::vector<std::string>& warnings) {
   monitor::register_process_metrics(metrics());
   api::NodeInfo node{&c, &components, std::chrono::steady_clock::now()};
 
+  std::vector<std::unique_ptr<pool::BitcoinPool>> pools;
   std::vector<Listener> listeners;
   if (c.monitoring.health.enabled) {
     auto r = std::make_shared<http::Router>();
     monitor::add_health_routes(*r, components);
+    // The coin daemon's -blocknotify hook (`otedama blocknotify`): loopback callers only.
+    r->add("POST", "/notify/block", [&pools](const http::Request& req) {
+      if (req.remote_ip != "127.0.0.1" && req.remote_ip != "::1" && req.remote_ip != "::ffff:127.0.0.1")
+        return http::Response::error(403, "block notifications are accepted from loopback only");
+      std::string only = req.query.count("pool") ? req.query.at("pool") : "";
+      int notified = 0;
+      for (auto& p : pools)
+        if (only.empty() || p->snapshot().name == only) p->block_notify(), ++notified;
+      if (!only.empty() && notified == 0) return http::Response::error(404, "no pool named '" + only + "'");
+      return http::Response::json(200, "{\"notified\":" + std::to_string(notified) + "}");
+    });
     listeners.push_back({"health", "monitoring.health.address", c.monitoring.health.address, r});
   }
   if (c.monitoring.metrics.enabled) {
@@ -103,7 +115,6 @@ int serve(const config::Config& c, const std::vector<std::string>& warnings) {
 
   // Pools: a pool without a coin daemon is reported, not fatal (the example config validates).
   // Each pool binds its Stratum port now; the daemon is contacted in the background.
-  std::vector<std::unique_ptr<pool::BitcoinPool>> pools;
   for (const auto& p : c.pools) {
     if (!p.enable) continue;
     std::string component = "pool:" + p.name;

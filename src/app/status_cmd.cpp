@@ -66,3 +66,29 @@ int status(const StatusOptions& o) {
 }
 
 }  // namespace otedama::app
+
+namespace otedama::app {
+
+int blocknotify(const std::string& health_url, const std::string& pool, const std::string& hash) {
+  std::string url = health_url;
+  while (!url.empty() && url.back() == '/') url.pop_back();
+  url += "/notify/block";
+  if (!pool.empty()) url += "?pool=" + pool;
+  try {
+    auto r = http::request("POST", url, "", {}, std::chrono::seconds(5));
+    if (r.status != 200) {
+      fprintf(stderr, "error: %s answered %u: %s\n", url.c_str(), r.status, r.body.c_str());
+      return kExitFailure;
+    }
+    printf("%s%s\n", r.body.c_str(), hash.empty() ? "" : (" " + hash).c_str());
+    return kExitOk;
+  } catch (const std::invalid_argument& e) {
+    fprintf(stderr, "error: --url: %s\n", e.what());
+    return kExitUsage;
+  } catch (const std::exception& e) {
+    fprintf(stderr, "error: no Otedama node answers at %s (%s)\n", url.c_str(), e.what());
+    return kExitFailure;
+  }
+}
+
+}  // namespace otedama::app

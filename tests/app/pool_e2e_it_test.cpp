@@ -162,14 +162,16 @@ TEST(PoolE2E, MwebActiveBlocksPayThePool) {
 }
 
 TEST(PoolE2E, OutsideBlockIsACleanJobWithinASecondAndOldSharesAreStale) {
+  Node n;
   LitecoindOptions o;
   o.mweb = false;
+  // The daemon's -blocknotify hook calls `otedama blocknotify`, which wakes the pool at once.
+  o.blocknotify = kBin + " blocknotify --url http://127.0.0.1:" + std::to_string(n.health) + " %s";
   Litecoind ltc(o);
   ltc.cli({"createwallet", "pool"});
   std::string payout = ltc.cli({"getnewaddress", "", "bech32"});
   ltc.cli({"generatetoaddress", "1", payout});
   TempDir dir;
-  Node n;
   Process node({kBin, "serve", "--config", dir.file("pool.yaml", pool_config(n, ltc, payout))}, dir.path());
   ASSERT_TRUE(eventually([&] { return ready(n); }, std::chrono::seconds(30))) << node.err();
 
@@ -198,6 +200,18 @@ TEST(PoolE2E, OutsideBlockIsACleanJobWithinASecondAndOldSharesAreStale) {
   EXPECT_EQ(reply["error"][0], 21) << reply.dump();
   c.send({{"id", 10}, {"method", "mining.ping"}, {"params", json::array()}});
   EXPECT_FALSE(c.next([](const json& j) { return j.value("id", 0) == 10; }, std::chrono::seconds(5)).is_null());
+
+  // The notify endpoint itself: every pool, one pool by name, an unknown pool, a wrong method.
+  std::string base = "http://127.0.0.1:" + std::to_string(n.health);
+  auto all = run({kBin, "blocknotify", "--url", base, "00ff"}, dir.path());
+  EXPECT_EQ(all.code, 0) << all.err;
+  EXPECT_NE(all.out.find("\"notified\":1"), std::string::npos) << all.out;
+  EXPECT_EQ(run({kBin, "blocknotify", "--url", base, "--pool", "litecoin"}, dir.path()).code, 0);
+  auto unknown = run({kBin, "blocknotify", "--url", base, "--pool", "dogecoin"}, dir.path());
+  EXPECT_EQ(unknown.code, 1);
+  EXPECT_NE(unknown.err.find("404"), std::string::npos) << unknown.err;
+  EXPECT_EQ(http::get(base + "/notify/block").status, 405u);
+  EXPECT_EQ(run({kBin, "blocknotify", "--url", "http://127.0.0.1:" + std::to_string(free_port())}, dir.path()).code, 1);
 }
 
 TEST(PoolE2E, DeadDaemonAndBadAddressAreReportedNotFatal) {
