@@ -11,7 +11,7 @@ PACKAGES=(
   # proof of work
   librandomx-dev libscrypt-dev
   # real coin daemons for the pool tests and the demo (regtest, loopback only)
-  litecoind
+  litecoind monero
   # tests and benchmarks
   libgtest-dev libgmock-dev googletest libbenchmark-dev curl python3 procps
 )
