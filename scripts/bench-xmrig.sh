@@ -89,7 +89,10 @@ grep -E "bench +[0-9.]+% [0-9]+/" "$RUN/xmrig.log" | tail -1 |
 echo "uptime after XMRig: $(uptime)"
 
 if [ -n "$OTEDAMA_BUILD" ]; then
-  echo "--- Otedama fast mode, 1 and 2 threads (same session) ---"
+  echo "--- Otedama fast mode, $THREADS threads: otedama bench (the miner's search loop) ---"
+  HP_FLAG=""; [ "$HUGE" = off ] && HP_FLAG="--no-large-pages"
+  timeout -k 10 900 "$OTEDAMA_BUILD/otedama" bench --algo randomx --threads "$THREADS" --seconds 120 $HP_FLAG
+  echo "--- Otedama fast mode, 1 and 2 threads: Google Benchmark ---"
   "$OTEDAMA_BUILD/bench/randomx_bench" --benchmark_filter="BM_RandomXFast" \
     --benchmark_repetitions=3 --benchmark_report_aggregates_only=true
   echo "uptime after Otedama: $(uptime)"

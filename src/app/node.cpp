@@ -126,7 +126,7 @@ int serve(const config::Config& c, const std::vector<std::string>& warnings) {
       try {
         bp->start();
       } catch (const std::exception& e) {
-        spdlog::error("{} (set by pool.address)", e.what());
+        spdlog::error("pool {}: {}", p.name, e.what());  // start() names the config key
         return kExitUsage;
       }
       spdlog::info("pool {} ({} / {}) Stratum listening on {}", p.name, p.coin, p.algorithm, p.address.to_string());

@@ -2,8 +2,12 @@
 // (blocking sockets with poll, so stop() and fail-over stay simple); worker threads take the
 // current job, each with its own extranonce2, and write found shares to the socket under a
 // mutex. A new job bumps a generation counter that every worker checks between chunks.
+// stratum+ssl runs OpenSSL over memory buffers on the same socket (TlsLink below).
+#include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <poll.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
@@ -63,6 +67,151 @@ int connect_to(const PoolUrl& u, std::chrono::milliseconds timeout, std::string&
   return fd;
 }
 
+// A TLS session on a connected non-blocking socket. OpenSSL works on memory buffers and this
+// class moves the bytes with send(MSG_NOSIGNAL)/recv like the plain path, so a pool that goes
+// away cannot SIGPIPE the miner. Not thread-safe: the caller serializes every call.
+class TlsLink {
+ public:
+  TlsLink(SSL_CTX* ctx, int fd, const std::string& host) : fd_(fd) {
+    ssl_ = SSL_new(ctx);
+    BIO* in = BIO_new(BIO_s_mem());
+    BIO* out = BIO_new(BIO_s_mem());
+    if (!ssl_ || !in || !out) {
+      BIO_free(in);
+      BIO_free(out);
+      SSL_free(ssl_);
+      throw std::runtime_error("out of memory for a TLS session");
+    }
+    BIO_set_mem_eof_return(in, -1);
+    SSL_set_bio(ssl_, in, out);
+    SSL_set_connect_state(ssl_);
+    in6_addr a6;
+    in_addr a4;
+    bool literal = inet_pton(AF_INET, host.c_str(), &a4) == 1 || inet_pton(AF_INET6, host.c_str(), &a6) == 1;
+    if (!literal) SSL_set_tlsext_host_name(ssl_, host.c_str());  // SNI, for pools behind a TLS proxy
+  }
+  ~TlsLink() { SSL_free(ssl_); }
+  TlsLink(const TlsLink&) = delete;
+  TlsLink& operator=(const TlsLink&) = delete;
+
+  const std::string& error() const { return error_; }
+  std::string version() const { return SSL_get_version(ssl_); }
+
+  bool handshake(std::chrono::milliseconds timeout, const std::atomic<bool>& stopping) {
+    auto deadline = clock_type::now() + timeout;
+    for (;;) {
+      ERR_clear_error();
+      int r = SSL_do_handshake(ssl_);
+      int e = r == 1 ? SSL_ERROR_NONE : SSL_get_error(ssl_, r);
+      if (!flush()) return false;
+      if (r == 1) return true;
+      if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) return fail(e);
+      for (;;) {  // wait for the pool's answer
+        if (stopping) return fail_with("stopping");
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock_type::now());
+        if (left.count() <= 0) return fail_with("TLS handshake timed out");
+        pollfd p{fd_, POLLIN, 0};
+        if (poll(&p, 1, int(std::min<int64_t>(left.count(), 200))) > 0) break;
+      }
+      if (receive() <= 0) return false;
+    }
+  }
+
+  // Encrypts and sends all of it; false when the connection is broken.
+  bool write(const std::string& plain) {
+    ERR_clear_error();
+    if (SSL_write(ssl_, plain.data(), int(plain.size())) <= 0) return fail(SSL_get_error(ssl_, -1));
+    return flush();
+  }
+
+  // What the socket has now, decrypted and appended to `out`. False: closed or broken.
+  bool read(std::string& out) {
+    long got = receive();
+    if (got < 0) return true;  // nothing there yet
+    if (got == 0) return false;
+    char plain[16384];
+    for (;;) {
+      ERR_clear_error();
+      int n = SSL_read(ssl_, plain, sizeof plain);
+      if (n > 0) {
+        out.append(plain, size_t(n));
+        continue;
+      }
+      int e = SSL_get_error(ssl_, n);
+      if (e == SSL_ERROR_WANT_READ) break;
+      return fail(e);
+    }
+    return flush();  // e.g. the answer to a key update
+  }
+
+  void close_notify() {
+    ERR_clear_error();
+    SSL_shutdown(ssl_);
+    flush();
+    ERR_clear_error();
+  }
+
+ private:
+  // Ciphertext from the socket into OpenSSL: > 0 bytes, 0 closed (error_ set), -1 none yet.
+  long receive() {
+    char buf[65536];
+    ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return -1;
+    if (n <= 0) {
+      error_ = n == 0 ? "closed by the pool" : strerror(errno);
+      return 0;
+    }
+    if (BIO_write(SSL_get_rbio(ssl_), buf, int(n)) != int(n)) {
+      error_ = "cannot buffer TLS input";
+      return 0;
+    }
+    return n;
+  }
+
+  // Sends what OpenSSL produced, waiting for a slow socket up to 5 s.
+  bool flush() {
+    BIO* out = SSL_get_wbio(ssl_);
+    char buf[16384];
+    while (BIO_ctrl_pending(out) > 0) {
+      int n = BIO_read(out, buf, sizeof buf);
+      if (n <= 0) break;
+      size_t off = 0;
+      while (off < size_t(n)) {
+        ssize_t w = ::send(fd_, buf + off, size_t(n) - off, MSG_NOSIGNAL);
+        if (w > 0) {
+          off += size_t(w);
+          continue;
+        }
+        if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+          pollfd p{fd_, POLLOUT, 0};
+          if (poll(&p, 1, 5000) > 0) continue;
+          return fail_with("sending to the pool timed out");
+        }
+        return fail_with(strerror(errno));
+      }
+    }
+    return true;
+  }
+
+  bool fail(int ssl_error) {
+    if (ssl_error == SSL_ERROR_ZERO_RETURN) return fail_with("closed by the pool");
+    unsigned long e = ERR_get_error();
+    if (e == 0) return fail_with(error_.empty() ? "connection lost" : error_);
+    char buf[256];
+    ERR_error_string_n(e, buf, sizeof buf);
+    ERR_clear_error();
+    return fail_with(buf);
+  }
+  bool fail_with(const std::string& why) {
+    error_ = why;
+    return false;
+  }
+
+  SSL* ssl_ = nullptr;
+  int fd_;
+  std::string error_;
+};
+
 uint32_t parse_u32_hex(const json& j, const char* what) {
   if (!j.is_string()) throw std::invalid_argument(std::string(what) + " is not a hex string");
   std::string s = j.get<std::string>();
@@ -97,9 +246,12 @@ struct Miner::Impl {
   std::vector<PoolUrl> urls;
   std::atomic<bool> stopping{false};
 
-  // Connection state, written by the network thread.
+  // Connection state, written by the network thread. write_mutex guards fd and tls; with TLS,
+  // reads take it too (one OpenSSL session must not be used by two threads at once).
   std::mutex write_mutex;
   int fd = -1;
+  std::unique_ptr<TlsLink> tls;
+  std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> tls_ctx{nullptr, &SSL_CTX_free};
   std::string extranonce1_hex;
   Bytes extranonce1;
   size_t extranonce2_size = 4;
@@ -135,13 +287,24 @@ struct Miner::Impl {
     if (cfg.urls.empty()) throw std::invalid_argument("at least one pool URL is needed");
     for (const auto& u : cfg.urls) {
       urls.push_back(parse_pool_url(u));
-      if (urls.back().tls) throw std::invalid_argument("stratum+ssl is not supported by the built-in miner yet: " + u);
+      if (urls.back().tls && !tls_ctx) tls_ctx.reset(make_tls_context());
     }
     if (cfg.algo != "sha256d" && cfg.algo != "scrypt")
       throw std::invalid_argument("the Stratum v1 miner mines sha256d or scrypt, not '" + cfg.algo + "'");
     if (cfg.user.empty()) throw std::invalid_argument("--user ADDRESS.WORKER is required");
     if (cfg.threads == 0) cfg.threads = std::max(1u, std::thread::hardware_concurrency());
     crypto::make_algorithm(cfg.algo);  // fail early on an unusable kernel
+  }
+
+  // stratum+ssl: TLS 1.2 or later. The pool's certificate is not verified: pools commonly use
+  // self-signed certificates, and shares carry no secret (the payout address is public).
+  static SSL_CTX* make_tls_context() {
+    SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
+    if (!ctx) throw std::runtime_error("cannot create a TLS context");
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nullptr);
+    SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+    return ctx;
   }
 
   void set_error(const std::string& e) {
@@ -153,6 +316,7 @@ struct Miner::Impl {
     std::string line = msg.dump() + "\n";
     std::lock_guard lock(write_mutex);
     if (fd < 0) return false;
+    if (tls) return tls->write(line);
     size_t off = 0;
     while (off < line.size()) {
       ssize_t n = ::send(fd, line.data() + off, line.size() - off, MSG_NOSIGNAL);
@@ -287,15 +451,30 @@ struct Miner::Impl {
       set_error("cannot connect to " + url.host + ":" + std::to_string(url.port) + ": " + error);
       return;
     }
+    std::unique_ptr<TlsLink> link;
+    if (url.tls) {
+      link = std::make_unique<TlsLink>(tls_ctx.get(), s, url.host);
+      if (!link->handshake(std::chrono::seconds(10), stopping)) {
+        set_error("TLS handshake with " + url.host + ":" + std::to_string(url.port) + " failed: " + link->error());
+        spdlog::warn("miner: TLS handshake with {}:{} failed: {}", url.host, url.port, link->error());
+        close(s);
+        return;
+      }
+    }
     {
       std::lock_guard lock(write_mutex);
       fd = s;
+      tls = std::move(link);
     }
     {
       std::lock_guard lock(stats_mutex);
       pool_name = url.host + ":" + std::to_string(url.port);
     }
-    spdlog::info("miner: connected to {}:{}", url.host, url.port);
+    if (url.tls)
+      spdlog::info("miner: connected to {}:{} over {}; the pool's certificate is not verified (self-signed "
+                   "pool certificates are accepted)", url.host, url.port, tls->version());
+    else
+      spdlog::info("miner: connected to {}:{}", url.host, url.port);
     version_mask = 0;
     send_line({{"id", 1}, {"method", "mining.configure"},
                {"params", {json::array({"version-rolling"}), {{"version-rolling.mask", "1fffe000"}, {"version-rolling.min-bit-count", 2}}}}});
@@ -311,13 +490,21 @@ struct Miner::Impl {
       pollfd p{s, POLLIN, 0};
       int r = poll(&p, 1, 200);
       if (r < 0 && errno != EINTR) break;
-      if (r > 0) {
+      if (r > 0 && url.tls) {
+        std::unique_lock lock(write_mutex);
+        if (!tls->read(buffer)) {
+          set_error("pool closed the connection (TLS: " + tls->error() + ")");
+          break;
+        }
+      } else if (r > 0) {
         ssize_t n = ::recv(s, chunk, sizeof chunk, 0);
         if (n <= 0) {
           set_error("pool closed the connection");
           break;
         }
         buffer.append(chunk, size_t(n));
+      }
+      if (r > 0) {
         size_t pos;
         while (ok && (pos = buffer.find('\n')) != std::string::npos) {
           std::string line = buffer.substr(0, pos);
@@ -345,6 +532,8 @@ struct Miner::Impl {
     clear_work();
     {
       std::lock_guard lock(write_mutex);
+      if (tls) tls->close_notify();
+      tls.reset();
       close(fd);
       fd = -1;
     }

@@ -21,7 +21,9 @@ struct PoolUrl {
   uint16_t port = 0;
   bool tls = false;
 };
-// stratum+tcp://host:port (also stratum://, tcp://, or bare host:port); throws std::invalid_argument.
+// stratum+tcp://host:port (also stratum://, tcp://, or bare host:port); stratum+ssl:// or
+// stratum+tls:// for TLS (1.2 or later; the pool's certificate is not verified, since pools
+// mostly use self-signed ones). Throws std::invalid_argument.
 PoolUrl parse_pool_url(const std::string& url);
 
 struct MinerConfig {

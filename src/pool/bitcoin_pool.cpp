@@ -376,7 +376,21 @@ BitcoinPool::~BitcoinPool() { stop(); }
 
 void BitcoinPool::start() {
   auto& i = *impl_;
-  i.server->listen(i.cfg.address.host, i.cfg.address.port);
+  // The messages name the config keys: node.cpp reports them as they are (exit code 2).
+  try {
+    i.server->listen(i.cfg.address.host, i.cfg.address.port);
+  } catch (const std::exception& e) {
+    throw std::runtime_error(std::string(e.what()) + " (set by pool.address)");
+  }
+  if (i.cfg.tls_address) {  // stratum+ssl on its own port, into the same Stratum server
+    const auto& a = *i.cfg.tls_address;
+    try {
+      i.server->listen_tls(a.host, a.port, i.cfg.tls_cert, i.cfg.tls_key);
+    } catch (const std::exception& e) {
+      throw std::runtime_error(std::string(e.what()) + " (set by pool.tls_address, pool.tls_cert, pool.tls_key)");
+    }
+    spdlog::info("pool {}: stratum+ssl listening on {}", i.cfg.name, a.to_string());
+  }
   i.server->start();
   i.status(false, "waiting for the coin daemon at " + i.cfg.daemon.url);
   i.template_thread = std::thread([&i] { i.template_loop(); });

@@ -22,6 +22,7 @@
 #include <unordered_set>
 
 #include "stratum/stratum.h"
+#include "stratum/tls.h"
 
 namespace otedama::stratum {
 
@@ -31,6 +32,57 @@ using Clock = std::chrono::steady_clock;
 using json = nlohmann::json;
 
 namespace {
+
+// The shares one session already sent on one job, for duplicate detection, kept as 64-bit
+// fingerprints of (extranonce2, ntime, nonce, version) in an open-addressing table: 8 bytes a
+// slot, at most half full, and no allocation per share (a node-based set of full keys took
+// about 70 bytes and a malloc per share, and grew by tens of MB per minute at 20,000 shares/s).
+// Equal shares always have equal fingerprints, so no duplicate gets through; two different
+// shares collide with probability about n^2 / 2^65 for n shares on a job (a new share then
+// reads as a duplicate of its own session's earlier one: at worst that miner loses one share).
+// The per-session seed keeps collisions out of a miner's control.
+class ShareFingerprints {
+ public:
+  static uint64_t fingerprint(uint64_t seed, uint64_t extranonce2, uint32_t ntime, uint32_t nonce, uint32_t version) {
+    auto mix = [](uint64_t x) {  // splitmix64's finalizer: a bijection on 64 bits
+      x ^= x >> 30;
+      x *= 0xbf58476d1ce4e5b9ull;
+      x ^= x >> 27;
+      x *= 0x94d049bb133111ebull;
+      return x ^ (x >> 31);
+    };
+    uint64_t h = mix(seed ^ extranonce2);
+    h = mix(h ^ (uint64_t(ntime) << 32 | nonce));
+    return mix(h ^ version);
+  }
+
+  // False when the fingerprint was there already.
+  bool insert(uint64_t fp) {
+    if (fp == 0) fp = 1;  // 0 marks a free slot
+    if ((size_ + 1) * 2 > slots_.size()) grow();
+    const size_t mask = slots_.size() - 1;
+    for (size_t i = size_t(fp) & mask;; i = (i + 1) & mask) {
+      if (slots_[i] == fp) return false;
+      if (slots_[i] == 0) {
+        slots_[i] = fp;
+        ++size_;
+        return true;
+      }
+    }
+  }
+
+ private:
+  void grow() {
+    std::vector<uint64_t> old(std::max<size_t>(16, slots_.size() * 2), 0);
+    old.swap(slots_);
+    size_ = 0;
+    for (uint64_t v : old)
+      if (v) insert(v);
+  }
+
+  std::vector<uint64_t> slots_;  // power-of-two size
+  size_t size_ = 0;
+};
 
 struct JobEntry {
   Job job;
@@ -45,23 +97,7 @@ struct SentJob {
   std::array<uint8_t, 8> extranonce1{};
   uint8_t extranonce1_size = 0;
   uint8_t extranonce2_size = 0;
-};
-
-struct ShareKey {
-  uint64_t seq;
-  uint64_t extranonce2;
-  uint32_t ntime, nonce, version;
-  bool operator==(const ShareKey&) const = default;
-};
-
-struct ShareKeyHash {
-  size_t operator()(const ShareKey& k) const {
-    uint64_t h = k.seq * 0x9e3779b97f4a7c15ull;
-    h ^= k.extranonce2 + 0x7f4a7c159e3779b9ull + (h << 6) + (h >> 2);
-    h ^= (uint64_t(k.ntime) << 32 | k.nonce) + 0x94d049bb133111ebull + (h << 6) + (h >> 2);
-    h ^= k.version + (h << 6) + (h >> 2);
-    return size_t(h);
-  }
+  ShareFingerprints seen;  // shares received on this job (dropped with it)
 };
 
 // Invalid-share ratio over a sliding window, kept in a few buckets (the window moves in
@@ -154,6 +190,11 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
   ServerConfig cfg;
   Handler* handler;  // null once the Server is gone
   tcp::acceptor acceptor;
+  // stratum+ssl (listen_tls): a second port into the same sessions.
+  tcp::acceptor tls_acceptor{io};
+  asio::steady_timer tls_accept_retry{io};
+  tls::Context tls_ctx;
+  Counter* m_tls_failures = nullptr;
   asio::steady_timer sweep_timer;
   asio::steady_timer accept_retry;
   bool stopped = false;
@@ -161,6 +202,7 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
   std::unordered_map<SessionId, std::shared_ptr<Connection>> sessions;
   std::unordered_set<uint64_t> extranonce1_in_use;
   uint64_t next_extranonce1 = 0;
+  uint64_t fingerprint_seed = 0;  // per server; each session mixes in its id
   SessionId next_id = 1;
   std::unordered_map<std::string, Clock::time_point> bans;
 
@@ -214,6 +256,7 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
                                             {{"server", cfg.name}})) {
     std::random_device rd;
     next_extranonce1 = (uint64_t(rd()) << 32) | rd();
+    fingerprint_seed = (uint64_t(rd()) << 32) | rd();
     recent_order.resize(1024);
   }
 
@@ -222,8 +265,8 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
                              {{"server", cfg.name}, {"result", result}});
   }
 
-  void accept();
-  void on_accept(tcp::socket socket);
+  void accept(bool secure = false);
+  void on_accept(tcp::socket socket, bool secure);
   void sweep();
   void schedule_sweep();
   std::vector<std::shared_ptr<Connection>> snapshot() const;
@@ -257,8 +300,9 @@ struct Connection final : Session, std::enable_shared_from_this<Connection> {
   uint32_t miner_version_mask = 0;
   uint64_t last_clean_seq = 0;
   std::vector<SentJob> jobs;  // oldest first
-  std::unordered_set<ShareKey, ShareKeyHash> seen;
   std::unique_ptr<ShareWindow> window;
+  std::unique_ptr<tls::Channel> channel;  // stratum+ssl sessions only
+  std::string tls_early;                  // plaintext sent before the handshake finished
 
   // The request being answered.
   std::string req_id = "null";
@@ -277,6 +321,11 @@ struct Connection final : Session, std::enable_shared_from_this<Connection> {
     difficulty_ = clamp_difficulty(cfg().initial_difficulty);
   }
 
+  void attach_tls(std::unique_ptr<tls::Channel> ch) {
+    channel = std::move(ch);
+    tls_ = true;
+  }
+
   bool ready_for_jobs() const { return subscribed_ && authorized() && !closed && !closing; }
 
   void change_version_mask(uint32_t pool_mask) {
@@ -289,6 +338,7 @@ struct Connection final : Session, std::enable_shared_from_this<Connection> {
 
   void send_shared(std::shared_ptr<const std::string> data) {
     if (closed || closing) return;
+    if (channel) return send_tls(data->data(), data->size());
     size_t offset = 0;
     if (!writing && queue.empty()) {  // write at once when the socket takes it
       boost::system::error_code ec;
@@ -307,6 +357,7 @@ struct Connection final : Session, std::enable_shared_from_this<Connection> {
 
   void send(std::string s) {
     if (closed || closing) return;
+    if (channel) return send_tls(s.data(), s.size());
     if (!writing && queue.empty()) {
       boost::system::error_code ec;
       size_t n = socket.write_some(asio::buffer(s), ec);
@@ -333,6 +384,105 @@ struct Connection final : Session, std::enable_shared_from_this<Connection> {
       if (self->queue.capacity() > 16) decltype(self->queue)().swap(self->queue);
       if (self->buffers.capacity() > 16) decltype(self->buffers)().swap(self->buffers);
     });
+  }
+
+  // ---- TLS: plaintext through OpenSSL, ciphertext through the same socket code -----------
+
+  void send_tls(const char* p, size_t n) {
+    if (!channel->handshake_done()) {  // e.g. a handler's message on connect
+      tls_early.append(p, n);
+      return;
+    }
+    // Record-sized pieces: a job line of several MiB never makes OpenSSL's buffers grow.
+    constexpr size_t piece = 16 * 1024;
+    while (n > 0 && !closed) {
+      size_t k = std::min(n, piece);
+      if (!channel->write(p, k)) {
+        spdlog::debug("stratum {}: TLS write to {} failed: {}", cfg().name, remote_ip_, channel->error());
+        return finish();
+      }
+      flush_tls();
+      p += k;
+      n -= k;
+    }
+  }
+
+  void flush_tls() {
+    thread_local std::array<char, 32 * 1024> out;
+    while (!closed) {
+      size_t n = channel->take_output(out.data(), out.size());
+      if (n == 0) return;
+      send_ciphertext(out.data(), n);
+    }
+  }
+
+  // Like send_shared, for bytes that are already encrypted (copied only when queued).
+  void send_ciphertext(const char* p, size_t n) {
+    size_t offset = 0;
+    if (!writing && queue.empty()) {
+      boost::system::error_code ec;
+      offset = socket.write_some(asio::buffer(p, n), ec);
+      if (ec && ec != asio::error::would_block && ec != asio::error::try_again) return finish();
+      if (offset == n) return;
+    }
+    queued_bytes += n - offset;
+    queue.push_back({std::make_shared<const std::string>(p + offset, n - offset), 0});
+    if (queued_bytes > cfg().max_pending_write) {
+      spdlog::warn("stratum {}: {} does not read its messages, dropping it", cfg().name, remote_ip_);
+      return finish();
+    }
+    if (!writing) start_write();
+  }
+
+  void on_tls_readable() {
+    thread_local std::array<char, 16 * 1024> cipher;
+    boost::system::error_code ec;
+    for (int round = 0; round < 16; ++round) {
+      size_t n = socket.read_some(asio::buffer(cipher), ec);
+      if (ec == asio::error::would_block || ec == asio::error::try_again) break;
+      if (ec) return finish();  // eof or reset
+      if (!channel->put_input(cipher.data(), n)) return finish();
+      if (!tls_pump()) return;
+      if (n < cipher.size()) break;
+    }
+    wait_read();
+  }
+
+  // The handshake while it is not done, then plaintext into the line splitter. False: the
+  // session is closing.
+  bool tls_pump() {
+    if (!channel->handshake_done()) {
+      auto step = channel->handshake();
+      flush_tls();  // the handshake's own messages, or the alert of a failed one
+      if (closed) return false;
+      if (step == tls::Channel::Step::failed) {
+        if (server->m_tls_failures) server->m_tls_failures->inc();
+        spdlog::debug("stratum {}: TLS handshake with {} failed: {}", cfg().name, remote_ip_, channel->error());
+        finish();
+        return false;
+      }
+      if (step == tls::Channel::Step::again) return true;
+      if (!tls_early.empty()) {
+        std::string early;
+        early.swap(tls_early);
+        send_tls(early.data(), early.size());
+        if (closed || closing) return false;
+      }
+    }
+    thread_local std::array<char, 16 * 1024> plain;
+    for (;;) {
+      long n = channel->read(plain.data(), plain.size());
+      if (n == 0) break;
+      if (n < 0) {
+        spdlog::debug("stratum {}: TLS session with {} ended: {}", cfg().name, remote_ip_, channel->error());
+        finish();
+        return false;
+      }
+      on_data(plain.data(), size_t(n));
+      if (closed || closing) return false;
+    }
+    flush_tls();  // e.g. the answer to a TLS 1.3 key update
+    return !closed;
   }
 
   void reply(std::string_view result_json) {
@@ -383,6 +533,11 @@ struct Connection final : Session, std::enable_shared_from_this<Connection> {
     closed = true;
     closing = true;
     boost::system::error_code ec;
+    if (channel && !writing && queue.empty()) {  // TLS: close_notify, best effort
+      std::array<char, 512> bye;
+      channel->close_notify();
+      if (size_t n = channel->take_output(bye.data(), bye.size())) socket.write_some(asio::buffer(bye.data(), n), ec);
+    }
     // Read what the peer already sent: closing with unread input resets the connection, and
     // the peer could lose our last reply (e.g. "Line too long").
     for (int i = 0; i < 16; ++i) {
@@ -407,6 +562,7 @@ struct Connection final : Session, std::enable_shared_from_this<Connection> {
   void on_readable(boost::system::error_code ec) {
     if (closed || closing) return;
     if (ec) return finish();
+    if (channel) return on_tls_readable();
     thread_local std::array<char, 64 * 1024> buf;
     for (int round = 0; round < 4; ++round) {
       size_t n = socket.read_some(asio::buffer(buf), ec);
@@ -626,7 +782,7 @@ struct Connection final : Session, std::enable_shared_from_this<Connection> {
       return reject(error::unauthorized, {}, now);
     }
     const std::string& job_id = params[1].get_ref<const std::string&>();
-    const SentJob* sent = nullptr;
+    SentJob* sent = nullptr;
     for (auto it = jobs.rbegin(); it != jobs.rend(); ++it)
       if (it->entry->job.id == job_id) {
         sent = &*it;
@@ -678,8 +834,9 @@ struct Connection final : Session, std::enable_shared_from_this<Connection> {
         return reject(error::other, "Version bits outside the mask", now);
       }
     }
-    ShareKey key{sent->entry->seq, pack(en2.data(), sent->extranonce2_size), ntime, nonce, version};
-    if (!seen.insert(key).second) {
+    uint64_t seed = server->fingerprint_seed ^ (id_ * 0x9e3779b97f4a7c15ull);
+    if (!sent->seen.insert(ShareFingerprints::fingerprint(seed, pack(en2.data(), sent->extranonce2_size), ntime, nonce,
+                                                          version))) {
       server->m_duplicate.inc();
       return reject(error::duplicate, {}, now);
     }
@@ -762,12 +919,8 @@ struct Connection final : Session, std::enable_shared_from_this<Connection> {
     }
     if (e->job.clean) {
       jobs.clear();
-      if (seen.bucket_count() > 64) decltype(seen)().swap(seen);
-      else seen.clear();
       last_clean_seq = e->seq;
     } else if (jobs.size() >= cfg().max_jobs_per_session) {
-      uint64_t old = jobs.front().entry->seq;
-      std::erase_if(seen, [old](const ShareKey& k) { return k.seq == old; });
       jobs.erase(jobs.begin());
     }
     SentJob s;
@@ -860,23 +1013,25 @@ bool Server::Impl::allocate_extranonce1(size_t size, uint64_t& out) {
   return false;
 }
 
-void Server::Impl::accept() {
-  acceptor.async_accept([self = shared_from_this()](boost::system::error_code ec, tcp::socket socket) {
+void Server::Impl::accept(bool secure) {
+  auto& a = secure ? tls_acceptor : acceptor;
+  a.async_accept([self = shared_from_this(), secure](boost::system::error_code ec, tcp::socket socket) {
     if (ec == asio::error::operation_aborted || self->stopped) return;
     if (ec) {  // e.g. out of file descriptors: try again shortly instead of spinning
       spdlog::warn("stratum {}: accept failed: {}", self->cfg.name, ec.message());
-      self->accept_retry.expires_after(std::chrono::milliseconds(100));
-      self->accept_retry.async_wait([self](boost::system::error_code e) {
-        if (!e && !self->stopped) self->accept();
+      auto& retry = secure ? self->tls_accept_retry : self->accept_retry;
+      retry.expires_after(std::chrono::milliseconds(100));
+      retry.async_wait([self, secure](boost::system::error_code e) {
+        if (!e && !self->stopped) self->accept(secure);
       });
       return;
     }
-    self->on_accept(std::move(socket));
-    self->accept();
+    self->on_accept(std::move(socket), secure);
+    self->accept(secure);
   });
 }
 
-void Server::Impl::on_accept(tcp::socket socket) {
+void Server::Impl::on_accept(tcp::socket socket, bool secure) {
   boost::system::error_code ec;
   auto ep = socket.remote_endpoint(ec);
   if (ec) return;
@@ -886,6 +1041,16 @@ void Server::Impl::on_accept(tcp::socket socket) {
     socket.close(ec);
     return;
   }
+  std::unique_ptr<tls::Channel> channel;
+  if (secure) {
+    try {
+      channel = std::make_unique<tls::Channel>(tls_ctx.get());
+    } catch (const std::exception& e) {
+      spdlog::warn("stratum {}: refusing a TLS connection from {}: {}", cfg.name, ip, e.what());
+      socket.close(ec);
+      return;
+    }
+  }
   uint64_t en1 = 0;
   if (sessions.size() >= cfg.max_connections || !allocate_extranonce1(cfg.extranonce1_size, en1)) {
     m_refused_full.inc();
@@ -894,6 +1059,7 @@ void Server::Impl::on_accept(tcp::socket socket) {
   }
   auto c = std::make_shared<Connection>(shared_from_this(), std::move(socket));
   c->init(next_id++, std::move(ip), en1);
+  if (channel) c->attach_tls(std::move(channel));
   sessions.emplace(c->id(), c);
   m_connections_total.inc();
   m_connections.set(double(sessions.size()));
@@ -903,6 +1069,7 @@ void Server::Impl::on_accept(tcp::socket socket) {
 
 void Server::Impl::schedule_sweep() {
   auto period = std::min<std::chrono::milliseconds>(std::chrono::seconds(1), cfg.idle_timeout / 2);
+  if (tls_ctx) period = std::min(period, cfg.tls_handshake_timeout / 2);
   sweep_timer.expires_after(std::max(period, std::chrono::milliseconds(10)));
   sweep_timer.async_wait([self = shared_from_this()](boost::system::error_code ec) {
     if (ec || self->stopped) return;
@@ -918,6 +1085,13 @@ void Server::Impl::sweep() {
       spdlog::debug("stratum {}: {} idle for {}, closing", cfg.name, c->remote_ip(), format_duration(cfg.idle_timeout));
       c->close_gracefully();
     }
+  if (tls_ctx)  // stratum+ssl: a handshake that never finishes holds a slot; drop it
+    for (auto& c : snapshot())
+      if (!c->closed && c->channel && !c->channel->handshake_done() && now - c->last_activity > cfg.tls_handshake_timeout) {
+        if (m_tls_failures) m_tls_failures->inc();
+        spdlog::debug("stratum {}: TLS handshake with {} timed out", cfg.name, c->remote_ip());
+        c->finish();
+      }
   std::erase_if(bans, [now](const auto& b) { return b.second <= now; });
 }
 
@@ -959,6 +1133,7 @@ Server::Server(asio::io_context& io, ServerConfig config, Handler& handler) {
   if (config.max_line < 64) bad("max_line must be at least 64 bytes");
   if (config.max_jobs_per_session < 1) bad("max_jobs_per_session must be at least 1");
   if (config.idle_timeout.count() <= 0) bad("idle_timeout must be positive");
+  if (config.tls_handshake_timeout.count() <= 0) bad("tls_handshake_timeout must be positive");
   if (config.diff1_target.is_zero()) bad("diff1_target must not be zero");
   impl_ = std::make_shared<Impl>(io, std::move(config), handler);
 }
@@ -968,20 +1143,22 @@ Server::~Server() {
   impl_->handler = nullptr;
 }
 
-void Server::listen(const std::string& host, uint16_t port) {
+namespace {
+void bind_acceptor(Server::Impl& impl, tcp::acceptor& a, const std::string& host, uint16_t port, const char* kind) {
   boost::system::error_code ec;
-  auto where = [&] { return "cannot listen on " + host + ":" + std::to_string(port) + " (stratum " + impl_->cfg.name + "): "; };
+  auto where = [&] {
+    return "cannot listen on " + host + ":" + std::to_string(port) + " (stratum " + impl.cfg.name + kind + "): ";
+  };
   auto addr = asio::ip::make_address(host, ec);
   tcp::endpoint ep;
   if (ec) {
-    tcp::resolver resolver(impl_->io);
+    tcp::resolver resolver(impl.io);
     auto results = resolver.resolve(host, std::to_string(port), ec);
     if (ec || results.empty()) throw std::runtime_error(where() + "cannot resolve host: " + ec.message());
     ep = *results.begin();
   } else {
     ep = tcp::endpoint(addr, port);
   }
-  auto& a = impl_->acceptor;
   a.open(ep.protocol(), ec);
   if (ec) throw std::runtime_error(where() + ec.message());
   a.set_option(asio::socket_base::reuse_address(true), ec);
@@ -993,10 +1170,25 @@ void Server::listen(const std::string& host, uint16_t port) {
   a.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) throw std::runtime_error(where() + ec.message());
 }
+}  // namespace
+
+void Server::listen(const std::string& host, uint16_t port) { bind_acceptor(*impl_, impl_->acceptor, host, port, ""); }
+
+void Server::listen_tls(const std::string& host, uint16_t port, const std::string& cert_file,
+                        const std::string& key_file) {
+  if (impl_->tls_acceptor.is_open())
+    throw std::runtime_error("stratum " + impl_->cfg.name + ": listen_tls was called already");
+  auto ctx = tls::make_server_context(cert_file, key_file);  // before binding: no half-open port
+  bind_acceptor(*impl_, impl_->tls_acceptor, host, port, ", TLS");
+  impl_->tls_ctx = std::move(ctx);
+  impl_->m_tls_failures = &metrics().counter("otedama_stratum_tls_handshake_failures_total",
+                                             "TLS handshakes that failed or timed out", {{"server", impl_->cfg.name}});
+}
 
 void Server::start() {
   impl_->stopped = false;
-  impl_->accept();
+  if (impl_->acceptor.is_open()) impl_->accept();
+  if (impl_->tls_acceptor.is_open()) impl_->accept(true);
   impl_->schedule_sweep();
 }
 
@@ -1005,14 +1197,22 @@ void Server::stop() {
   impl_->stopped = true;
   boost::system::error_code ec;
   impl_->acceptor.close(ec);
+  impl_->tls_acceptor.close(ec);
   impl_->sweep_timer.cancel();
   impl_->accept_retry.cancel();
+  impl_->tls_accept_retry.cancel();
   for (auto& c : impl_->snapshot()) c->close_gracefully();
 }
 
 uint16_t Server::port() const {
   boost::system::error_code ec;
   auto ep = impl_->acceptor.local_endpoint(ec);
+  return ec ? 0 : ep.port();
+}
+
+uint16_t Server::tls_port() const {
+  boost::system::error_code ec;
+  auto ep = impl_->tls_acceptor.local_endpoint(ec);
   return ec ? 0 : ep.port();
 }
 

@@ -86,6 +86,9 @@ struct ServerConfig {
   double ban_invalid_ratio = 0.5;
   std::chrono::milliseconds ban_duration{std::chrono::minutes(10)};
   std::string software = "otedama";  // answer to client.get_version (the version is appended)
+  // stratum+ssl: a connection to the TLS port that has not finished its handshake this long
+  // after connecting is dropped.
+  std::chrono::milliseconds tls_handshake_timeout{std::chrono::seconds(10)};
 };
 
 class Server;
@@ -96,6 +99,7 @@ class Session {
   SessionId id() const { return id_; }
   const std::string& remote_ip() const { return remote_ip_; }
   const std::string& user_agent() const { return user_agent_; }
+  bool tls() const { return tls_; }  // connected through the TLS port (stratum+ssl)
   bool subscribed() const { return subscribed_; }
   bool authorized() const { return !workers_.empty(); }
   const std::vector<std::string>& workers() const { return workers_; }  // authorized names, as sent
@@ -146,6 +150,7 @@ class Session {
   bool difficulty_fixed_ = false;
   bool version_rolling_ = false;
   bool extranonce_subscribed_ = false;
+  bool tls_ = false;
   double difficulty_ = 1;
   double miner_min_difficulty_ = 0;
   uint32_t version_mask_ = 0;
@@ -206,9 +211,17 @@ class Server {
 
   // Binds now; throws std::runtime_error naming the address on failure. Port 0: any free port.
   void listen(const std::string& host, uint16_t port);
-  void start();  // begin accepting
+  // stratum+ssl on a second port: the same sessions, jobs, extranonce space and handler, over
+  // TLS 1.2 or later. Loads the PEM certificate chain and the (unencrypted) PEM private key,
+  // then binds. Throws std::runtime_error naming the file when one is missing, unreadable or not
+  // PEM, or when the key does not match the certificate; and naming the address when it cannot
+  // be bound. A client that fails the handshake (or does not finish it within
+  // ServerConfig::tls_handshake_timeout) is dropped alone.
+  void listen_tls(const std::string& host, uint16_t port, const std::string& cert_file, const std::string& key_file);
+  void start();  // begin accepting (on every port listened on)
   void stop();   // stop accepting, flush and close every session
   uint16_t port() const;
+  uint16_t tls_port() const;  // 0 without listen_tls
   const ServerConfig& config() const;
 
   // Sends the job to every subscribed and authorized session (each preceded by its difficulty
