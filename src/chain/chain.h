@@ -348,3 +348,4 @@ class RpcClient {
 };
 
 }  // namespace otedama::chain
+#include "chain/monero.h"

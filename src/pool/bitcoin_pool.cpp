@@ -227,6 +227,13 @@ struct BitcoinPool::Impl : stratum::Handler, std::enable_shared_from_this<Impl> 
     asio::post(io, [self = shared_from_this(), job = std::move(job)]() mutable {
       job.id = self->next_job_id();
       self->current = job;
+      // Miners that went quiet get a lower difficulty with this job (vardiff's time rule).
+      double now = seconds_now();
+      self->server->for_each_session([now](stratum::Session& s) {
+        auto vd = std::static_pointer_cast<Vardiff>(s.user_data());
+        if (!vd || s.difficulty_fixed()) return;
+        if (auto d = vd->on_tick(now)) s.set_difficulty(*d);
+      });
       self->server->notify_all(std::move(job));
     });
   }
