@@ -79,6 +79,10 @@ struct BitcoinPool::Impl : stratum::Handler, std::enable_shared_from_this<Impl> 
       throw std::invalid_argument("pool '" + cfg.name + "': coin '" + cfg.coin + "' is not a Bitcoin-family coin");
     if (!cfg.daemon.configured()) throw std::invalid_argument("pool '" + cfg.name + "': no coin daemon configured");
     coin = chain::coin_from_string(cfg.coin);
+    if (!cfg.daemon.zmq.empty())
+      spdlog::warn("pool {}: daemon.zmq is not used by Bitcoin-family pools yet (Debian's litecoind has no ZMQ); "
+                   "new blocks come from -blocknotify (otedama blocknotify) and tip polling",
+                   cfg.name);
     scrypt = cfg.algorithm == "scrypt";
     diff1 = U256::from_compact(0x1d00ffff);
     if (scrypt) diff1 = diff1 << 16;
