@@ -23,8 +23,32 @@
 
 namespace otedama::test {
 
-// A port that was free a moment ago on 127.0.0.1.
+// A port that was free a moment ago on 127.0.0.1. Picked below the kernel's ephemeral range
+// (ip_local_port_range), so that the outbound connections of daemons and clients running in
+// parallel tests cannot take it between now and the moment a server binds it.
+inline bool port_is_free(uint16_t port) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons(port);
+  bool ok = bind(fd, (sockaddr*)&a, sizeof a) == 0;
+  close(fd);
+  return ok;
+}
+
 inline uint16_t free_port() {
+  static std::mt19937 rng(std::random_device{}() ^ uint32_t(getpid()));
+  int low = 32768;
+  if (std::ifstream range("/proc/sys/net/ipv4/ip_local_port_range"); range) range >> low;
+  if (low > 12000) {
+    std::uniform_int_distribution<int> pick(10000, low - 1);
+    for (int i = 0; i < 200; ++i) {
+      uint16_t port = uint16_t(pick(rng));
+      if (port_is_free(port)) return port;
+    }
+  }
+  // Fall back to any port the kernel hands out.
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in a{};
   a.sin_family = AF_INET;
