@@ -43,16 +43,6 @@ std::string pool_config(const Node& n, const std::string& daemon, const std::str
          "  health: {address: \"127.0.0.1:" + std::to_string(n.health) + "\"}\n";
 }
 
-template <class F>
-bool eventually(F f, std::chrono::milliseconds timeout) {
-  auto end = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < end) {
-    if (f()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return false;
-}
-
 bool ready(const Node& n) {
   try {
     return http::get("http://127.0.0.1:" + std::to_string(n.health) + "/ready", std::chrono::seconds(1)).status == 200;

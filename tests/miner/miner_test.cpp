@@ -11,6 +11,7 @@
 #include "support/support.h"
 
 using namespace otedama;
+using otedama::test::eventually;
 using json = nlohmann::json;
 
 namespace {
@@ -166,16 +167,6 @@ class FakePool {
   Bytes coinb1_, coinb2_;
   std::vector<Hash256> branch_;
 };
-
-template <class F>
-bool eventually(F f, std::chrono::seconds timeout) {
-  auto end = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < end) {
-    if (f()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return false;
-}
 
 struct RunningMiner {
   explicit RunningMiner(miner::MinerConfig c) : m(c), t([this] { m.run(); }) {}

@@ -155,6 +155,17 @@ class Process {
   int code_ = -1;
 };
 
+// Polls `done` until it returns true (true) or the timeout passes (false).
+template <class F>
+bool eventually(F done, std::chrono::milliseconds timeout, std::chrono::milliseconds every = std::chrono::milliseconds(20)) {
+  auto end = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < end) {
+    if (done()) return true;
+    std::this_thread::sleep_for(every);
+  }
+  return false;
+}
+
 struct RunResult {
   int code;
   std::string out, err;
