@@ -193,7 +193,14 @@ TEST(MonerodIt, TemplateWithAMempoolTransaction) {
                                       {"ring_size", 16}});
   Hash256 txid = hash_from_hex(sent["tx_hash"].get<std::string>());
 
-  BlockTemplate tpl = rpc.get_block_template(wallet.address(), 16);
+  // The wallet relays the transaction asynchronously: wait until the daemon's template has it.
+  BlockTemplate tpl;
+  otedama::test::eventually(
+      [&] {
+        tpl = rpc.get_block_template(wallet.address(), 16);
+        return !tpl.layout.tx_hashes.empty();
+      },
+      std::chrono::seconds(20), std::chrono::milliseconds(200));
   ASSERT_EQ(tpl.layout.tx_hashes.size(), 1u);
   EXPECT_EQ(tpl.layout.tx_hashes[0], txid);
   EXPECT_EQ(tpl.expected_reward, base_reward + sent["fee"].get<uint64_t>());  // the fee goes to the miner
