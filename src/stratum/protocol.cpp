@@ -106,4 +106,13 @@ std::string notify_line(const Job& job) {
   return out;
 }
 
+std::string monero_job_json(const MoneroJob& job, std::string_view session_id) {
+  nlohmann::json j = {{"blob", job.blob_hex},           {"job_id", job.id},
+                      {"target", job.target_hex},       {"height", job.height},
+                      {"seed_hash", job.seed_hash_hex}, {"algo", job.algo},
+                      {"id", std::string(session_id)}};
+  if (!job.next_seed_hash_hex.empty()) j["next_seed_hash"] = job.next_seed_hash_hex;
+  return j.dump();
+}
+
 }  // namespace otedama::stratum

@@ -1,4 +1,7 @@
-// stratum: the Stratum v1 server (protocol, sessions, share pre-checks) on the node's Asio loop.
+// stratum: the Stratum server (protocol, sessions, share pre-checks) on the node's Asio loop, in
+// two dialects on the same sessions, flood limits, bans and TLS: Stratum v1 (Bitcoin family:
+// mining.subscribe/authorize/notify/submit and extensions) and Monero-style Stratum (login,
+// getjob, submit, keepalived, pushed jobs: XMRig, SRBMiner; docs/stratum-monero.md).
 // It knows nothing of pools, coins or headers: the proof-of-work check, authorization and
 // everything that needs a block template go through the Handler interface below.
 //
@@ -42,6 +45,11 @@ constexpr int invalid_params = -32602;
 
 using SessionId = uint64_t;
 
+enum class Protocol {
+  bitcoin,  // Stratum v1
+  monero,   // login / getjob / submit / keepalived, JSON-RPC 2.0 (docs/stratum-monero.md)
+};
+
 // One unit of work as the pool supplies it; sent to miners as mining.notify.
 struct Job {
   std::string id;
@@ -65,6 +73,13 @@ WorkerName parse_worker_name(std::string_view name);
 
 struct ServerConfig {
   std::string name = "stratum";  // label in logs and metrics
+  Protocol protocol = Protocol::bitcoin;
+  // Monero: NiceHash mode. Each session gets its own top nonce byte (Session::nonce_byte), the
+  // login answer lists the "nicehash" extension, and shares with another top byte are refused.
+  bool nicehash = false;
+  // Monero: share checks a session may have in flight (checked on worker threads); more are
+  // refused with "Too many pending shares" rather than queued without bound.
+  size_t max_pending_checks = 64;
   size_t max_connections = 10000;
   std::chrono::milliseconds idle_timeout{std::chrono::minutes(10)};  // nothing received for this long
   size_t max_line = 16 * 1024;              // bytes per received line; longer: error, then disconnect
@@ -121,6 +136,10 @@ class Session {
   bool version_rolling() const { return version_rolling_; }
   uint32_t version_mask() const { return version_mask_; }  // negotiated; 0 without version rolling
   bool extranonce_subscribed() const { return extranonce_subscribed_; }
+  // Monero NiceHash mode: the nonce's top byte this session must keep (ServerConfig::nicehash).
+  uint8_t nonce_byte() const { return nonce_byte_; }
+  // Monero: the login's "rigid" or ".WORKER", and the address part of the login.
+  const std::string& login_address() const { return login_address_; }
 
   // mining.set_extranonce; only for sessions that sent mining.extranonce.subscribe (or the
   // BIP310 "subscribe-extranonce"); returns false (nothing changes) for others. Takes effect
@@ -151,6 +170,8 @@ class Session {
   bool version_rolling_ = false;
   bool extranonce_subscribed_ = false;
   bool tls_ = false;
+  uint8_t nonce_byte_ = 0;
+  std::string login_address_;
   double difficulty_ = 1;
   double miner_min_difficulty_ = 0;
   uint32_t version_mask_ = 0;
@@ -182,6 +203,32 @@ struct ShareResult {
   }
 };
 
+// Monero-style job, per session (its blob carries the session's extra nonce).
+struct MoneroJob {
+  std::string id;              // unique per server, 1..64 characters
+  std::string blob_hex;        // hashing blob; the nonce at nonce_offset (4 bytes, little-endian)
+  size_t nonce_offset = 39;
+  std::string target_hex;      // 8 or 16 hex digits as XMRig reads them
+  uint64_t difficulty = 0;     // what the target means: floor((2^64-1)/target64); shares checked at this
+  uint64_t height = 0;
+  std::string seed_hash_hex;   // RandomX key (64 hex digits)
+  std::string next_seed_hash_hex;  // empty unless known
+  std::string algo = "rx/0";
+  bool clean = true;           // a new block: the session's earlier jobs become stale
+  std::shared_ptr<const void> context;  // the handler's own data (template, extra nonce...)
+};
+
+// A Monero share, checked for form, job, nonce byte (NiceHash) and duplicates already.
+struct MoneroShare {
+  std::shared_ptr<const MoneroJob> job;
+  std::string worker;
+  uint32_t nonce = 0;
+  Hash256 claimed_result{};  // what the miner says the hash is (never trusted)
+};
+
+// Completes one share check; call exactly once, from any thread.
+using ShareDone = std::function<void(ShareResult)>;
+
 struct AuthResult {
   bool ok = false;
   std::string error;  // shown to the miner when !ok
@@ -194,11 +241,22 @@ class Handler {
   // difficulty by the server after an ok.
   virtual AuthResult authorize(Session& session, const WorkerName& worker, std::string_view password) = 0;
   // Rebuild the header, hash, compare with share.target (and the network target).
-  virtual ShareResult check_share(Session& session, const ShareSubmission& share) = 0;
+  virtual ShareResult check_share(Session& session, const ShareSubmission& share) {
+    return ShareResult::rejected(error::other, "not a Stratum v1 pool");
+  }
   // A share the server rejected before check_share (stale, duplicate, bad ntime...).
   virtual void on_rejected(Session& session, int code, std::string_view message) {}
   virtual void on_connect(Session& session) {}
   virtual void on_disconnect(Session& session) {}
+
+  // Monero protocol. The session's next job (after login and for getjob), built for its current
+  // difficulty and nonce byte; nullopt when the pool has no work (the miner is told so).
+  virtual std::optional<MoneroJob> monero_job(Session& session) { return std::nullopt; }
+  // Checks the share (e.g. RandomX on a worker thread) and calls done with the result. The
+  // session may be gone by then; the server drops the answer in that case.
+  virtual void check_monero_share(Session& session, MoneroShare share, ShareDone done) {
+    done(ShareResult::rejected(error::other, "not a Monero pool"));
+  }
 };
 
 class Server {
@@ -231,6 +289,9 @@ class Server {
   // One session only (e.g. fresh work right after a vardiff change). False: no such session or
   // it is not subscribed and authorized yet.
   bool notify(SessionId session, Job job);
+  // Monero protocol: pushes a job to one logged-in session. False: no such session or it has not
+  // logged in. Throws std::invalid_argument for a malformed job.
+  bool send_monero_job(SessionId session, MoneroJob job);
 
   // The pool's version-rolling mask changed: mining.set_version_mask goes to sessions that
   // negotiated version rolling (never to others), with their new intersection.
@@ -259,5 +320,8 @@ bool parse_hex32(std::string_view s, uint32_t& out);
 std::string difficulty_json(double difficulty);
 // The complete mining.notify line (with '\n') for a job.
 std::string notify_line(const Job& job);
+// A Monero job as the JSON object miners get (in login/getjob answers and "job" pushes);
+// session_id is the login answer's "id".
+std::string monero_job_json(const MoneroJob& job, std::string_view session_id);
 
 }  // namespace otedama::stratum
