@@ -12,6 +12,9 @@ PACKAGES=(
   librandomx-dev libscrypt-dev
   # real coin daemons for the pool tests and the demo (regtest, loopback only)
   litecoind monero
+  # storage: SQLite (embedded default) and PostgreSQL 15 (libpq; the server for the tests'
+  # throwaway clusters, started by the tests themselves under their temp dirs)
+  libsqlite3-dev libpq-dev postgresql
   # tests and benchmarks
   libgtest-dev libgmock-dev googletest libbenchmark-dev curl python3 procps
 )
@@ -28,6 +31,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   SUDO=""
   [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   export DEBIAN_FRONTEND=noninteractive
+  # No system-wide "main" cluster (root-owned, auto-started): tests run initdb themselves.
+  # createcluster.d is read by postgresql-common's createcluster.conf (include_dir).
+  $SUDO mkdir -p /etc/postgresql-common/createcluster.d
+  echo "create_main_cluster = false" | $SUDO tee /etc/postgresql-common/createcluster.d/otedama.conf >/dev/null
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
