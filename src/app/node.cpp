@@ -70,7 +70,7 @@ int serve(const config::Config& c, const std::vector<std::string>& warnings) {
   monitor::register_process_metrics(metrics());
   api::NodeInfo node{&c, &components, std::chrono::steady_clock::now()};
 
-  std::vector<std::unique_ptr<pool::BitcoinPool>> pools;
+  std::vector<std::unique_ptr<pool::Pool>> pools;
   std::vector<Listener> listeners;
   if (c.monitoring.health.enabled) {
     auto r = std::make_shared<http::Router>();
@@ -120,17 +120,20 @@ int serve(const config::Config& c, const std::vector<std::string>& warnings) {
     std::string component = "pool:" + p.name;
     if (!p.daemon.configured()) {
       components.set(component, false, "no coin daemon configured (pool.daemon.url)");
-    } else if (p.coin == "bitcoin" || p.coin == "litecoin") {
-      auto bp = std::make_unique<pool::BitcoinPool>(
-          io, p, [&components, component](bool ready, const std::string& detail) { components.set(component, ready, detail); });
+    } else if (p.coin == "bitcoin" || p.coin == "litecoin" || p.coin == "monero") {
+      std::unique_ptr<pool::Pool> pp;
       try {
-        bp->start();
+        pp = pool::make_pool(io, p, [&components, component](bool ready, const std::string& detail) {
+          components.set(component, ready, detail);
+        });
+        pp->start();
       } catch (const std::exception& e) {
         spdlog::error("pool {}: {}", p.name, e.what());  // start() names the config key
         return kExitUsage;
       }
-      spdlog::info("pool {} ({} / {}) Stratum listening on {}", p.name, p.coin, p.algorithm, p.address.to_string());
-      pools.push_back(std::move(bp));
+      spdlog::info("pool {} ({} / {}) {} listening on {}", p.name, p.coin, p.algorithm,
+                   p.coin == "monero" ? "Monero-style Stratum" : "Stratum", p.address.to_string());
+      pools.push_back(std::move(pp));
     } else {
       components.set(component, false,
                      "pool serving for coin '" + (p.coin.empty() ? std::string("none (pool.coin)") : p.coin) +

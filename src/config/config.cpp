@@ -318,7 +318,7 @@ class Section {
 
 const std::vector<std::string> kPoolKeys = {"name", "enable", "address", "max_connections", "fee_percentage",
                                             "rewards", "coin", "algorithm", "payout_address", "daemon",
-                                            "tls_address", "tls_cert", "tls_key", "difficulty", "nicehash"};
+                                            "tls_address", "tls_cert", "tls_key", "difficulty", "nicehash", "randomx_mode"};
 
 void read_pool(const Section& s, PoolConfig& p) {
   s.string("name", p.name);
@@ -400,6 +400,9 @@ void read_pool(const Section& s, PoolConfig& p) {
   if (p.difficulty.initial < p.difficulty.min || p.difficulty.initial > p.difficulty.max)
     df.bad("initial", "initial must lie between min and max");
   s.boolean("nicehash", p.nicehash);
+  s.choice("randomx_mode", p.randomx_mode, {"auto", "fast", "light"});
+  if (s.has("randomx_mode") && !p.coin.empty() && p.coin != "monero")
+    s.bad("randomx_mode", "only a RandomX pool (coin: monero) checks shares with RandomX");
 }
 
 // Sets root[path...] = value (parsed as YAML, so 'true', '4h', '[a, b]' keep their types).

@@ -70,6 +70,9 @@ struct PoolConfig {
   std::string tls_cert, tls_key;
   DifficultyConfig difficulty;
   bool nicehash = false;
+  // RandomX share checks: fast (2 GiB dataset, ~5 ms a hash), light (256 MiB, ~30 ms), or auto:
+  // fast when the machine has the memory, light meanwhile and otherwise.
+  std::string randomx_mode = "auto";
 };
 
 struct User {

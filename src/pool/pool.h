@@ -30,8 +30,26 @@ struct PoolSnapshot {
   std::string last_block_hash;  // display hex
 };
 
+// What the node needs of any pool, whatever its coin.
+class Pool {
+ public:
+  virtual ~Pool() = default;
+  // Binds the Stratum port now (std::runtime_error naming the address when it cannot), then
+  // starts talking to the daemon in the background.
+  virtual void start() = 0;
+  virtual void stop() = 0;
+  // A new tip was announced (blocknotify): fetch a new template now.
+  virtual void block_notify() = 0;
+  virtual uint16_t stratum_port() const = 0;
+  virtual PoolSnapshot snapshot() const = 0;
+};
+
+// The pool for the config's coin (bitcoin, litecoin: BitcoinPool; monero: MoneroPool).
+// Throws std::invalid_argument for a coin no pool serves or a config it cannot serve.
+std::unique_ptr<Pool> make_pool(boost::asio::io_context& io, const config::PoolConfig& config, StatusCallback status);
+
 // A Bitcoin-family pool (bitcoin: sha256d, litecoin: scrypt) fed by a Bitcoin-Core-style daemon.
-class BitcoinPool {
+class BitcoinPool final : public Pool {
  public:
   // Throws std::invalid_argument for a pool config it cannot serve (no daemon, wrong coin).
   BitcoinPool(boost::asio::io_context& io, const config::PoolConfig& config, StatusCallback status);
@@ -39,14 +57,35 @@ class BitcoinPool {
   BitcoinPool(const BitcoinPool&) = delete;
   BitcoinPool& operator=(const BitcoinPool&) = delete;
 
-  // Binds the Stratum port now (std::runtime_error naming the address when it cannot), then
-  // starts talking to the daemon in the background.
-  void start();
-  void stop();
-  // A new tip was announced (blocknotify): fetch a new template now.
-  void block_notify();
-  uint16_t stratum_port() const;
-  PoolSnapshot snapshot() const;
+  void start() override;
+  void stop() override;
+  void block_notify() override;
+  uint16_t stratum_port() const override;
+  PoolSnapshot snapshot() const override;
+
+  struct Impl;
+
+ private:
+  std::shared_ptr<Impl> impl_;
+};
+
+// A Monero pool (coin monero, RandomX) fed by monerod: Monero-style Stratum on the pool's own
+// address (docs/stratum-monero.md), a per-connection extra nonce in the template's reserved
+// area, RandomX share checks on worker threads (fast mode with the 2 GiB dataset when memory
+// allows and it is built, light mode meanwhile and otherwise), blocks submitted at once.
+class MoneroPool final : public Pool {
+ public:
+  // Throws std::invalid_argument for a pool config it cannot serve.
+  MoneroPool(boost::asio::io_context& io, const config::PoolConfig& config, StatusCallback status);
+  ~MoneroPool();
+  MoneroPool(const MoneroPool&) = delete;
+  MoneroPool& operator=(const MoneroPool&) = delete;
+
+  void start() override;
+  void stop() override;
+  void block_notify() override;
+  uint16_t stratum_port() const override;
+  PoolSnapshot snapshot() const override;
 
   struct Impl;
 
