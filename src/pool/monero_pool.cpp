@@ -177,7 +177,7 @@ struct MoneroPool::Impl : stratum::Handler, std::enable_shared_from_this<Impl> {
     auto backoff = std::chrono::milliseconds(500);
     std::string last_top;
     auto last_publish = steady::now();
-    Hash256 last_seed{};
+    Hash256 last_seed{}, last_next_seed{};
     while (!stopping) {
       try {
         if (!ready) {
@@ -200,6 +200,11 @@ struct MoneroPool::Impl : stratum::Handler, std::enable_shared_from_this<Impl> {
         if (tpl->seed_hash != last_seed) {  // a new RandomX key: build its dataset in the background
           if (want_fast) contexts->prepare(tpl->seed_hash, crypto::RandomXMode::fast);
           last_seed = tpl->seed_hash;
+        }
+        // The next epoch's key is known up to 64 blocks ahead: have it ready before the switch.
+        if (tpl->next_seed_hash && *tpl->next_seed_hash != tpl->seed_hash && *tpl->next_seed_hash != last_next_seed) {
+          contexts->prepare(*tpl->next_seed_hash, want_fast ? crypto::RandomXMode::fast : crypto::RandomXMode::light);
+          last_next_seed = *tpl->next_seed_hash;
         }
         publish(tpl, new_tip);
         last_top = top;

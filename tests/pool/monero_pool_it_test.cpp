@@ -188,7 +188,7 @@ TEST(MoneroPoolIt, RejectionsAMinerCanMeet) {
   EXPECT_GE(snap.shares_invalid, 2u);  // wrong result, low difficulty
 }
 
-TEST(MoneroPoolIt, DaemonDownThenBack) {
+TEST(MoneroPoolIt, DaemonDownIsReported) {
   auto node = std::make_unique<Monerod>(MonerodOptions{.fixed_difficulty = 100});
   PoolUnderTest p(*node, kMoneroTestAddress);
   ASSERT_TRUE(eventually([&] { return p.ready.load(); }, std::chrono::seconds(30))) << p.last_status();
