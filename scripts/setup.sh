@@ -38,3 +38,15 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+
+# npm fetches the pinned third-party test tools. Debian's npm only when no npm is there at all
+# (a NodeSource nodejs ships its own npm and conflicts with Debian's package).
+if ! command -v npm >/dev/null 2>&1; then
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends npm >/dev/null
+fi
+
+# XMRig 6.16.0 (a miner nobody here wrote) for the Monero end-to-end tests and benchmarks.
+"$(dirname "$0")/install-xmrig.sh" >/dev/null
