@@ -100,6 +100,7 @@ struct MoneroPool::Impl : stratum::Handler, std::enable_shared_from_this<Impl> {
   Counter *checks_fast, *checks_light;
   Histogram* check_seconds;
   Gauge* queue_depth;
+  Gauge* fast_ready;
 
   Impl(asio::io_context& io_, const config::PoolConfig& c, StatusCallback s) : io(io_), cfg(c), status(std::move(s)) {
     if (cfg.coin != "monero") throw std::invalid_argument("pool '" + cfg.name + "': coin '" + cfg.coin + "' is not Monero");
@@ -160,6 +161,8 @@ struct MoneroPool::Impl : stratum::Handler, std::enable_shared_from_this<Impl> {
     check_seconds = &m.histogram("otedama_share_check_seconds", "Time to check one share (header rebuild and PoW).",
                                  {1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1}, base);
     queue_depth = &m.gauge("otedama_randomx_check_queue", "Shares waiting for a RandomX check.", base);
+    fast_ready = &m.gauge("otedama_randomx_fast_ready",
+                          "1 when the current key's 2 GiB dataset is built and checks run in fast mode.", base);
     snap.name = cfg.name;
     snap.coin = cfg.coin;
     snap.algorithm = cfg.algorithm;
@@ -220,6 +223,7 @@ struct MoneroPool::Impl : stratum::Handler, std::enable_shared_from_this<Impl> {
             std::lock_guard lock(wake_mutex);
             if (wake_flag) break;
           }
+          if (want_fast) fast_ready->set(contexts->find(ByteSpan(last_seed), crypto::RandomXMode::fast) ? 1 : 0);
           auto h = rpc->call_path("/get_height");
           if (h.value("hash", std::string()) != top) break;
         }
