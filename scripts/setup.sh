@@ -12,9 +12,13 @@ PACKAGES=(
   librandomx-dev libscrypt-dev
   # real coin daemons for the pool tests and the demo (regtest, loopback only)
   litecoind monero
+  # monerod's ZMQ block notifications (json-minimal-chain_main)
+  libzmq3-dev
   # storage: SQLite (embedded default) and PostgreSQL 15 (libpq; the server for the tests'
   # throwaway clusters, started by the tests themselves under their temp dirs)
   libsqlite3-dev libpq-dev postgresql
+  # API: argon2 password hashes; the dashboard's browser test (driven by playwright-core)
+  libargon2-dev chromium
   # tests and benchmarks
   libgtest-dev libgmock-dev googletest libbenchmark-dev curl python3 procps
 )
@@ -50,3 +54,19 @@ fi
 
 # XMRig 6.16.0 (a miner nobody here wrote) for the Monero end-to-end tests and benchmarks.
 "$(dirname "$0")/install-xmrig.sh" >/dev/null
+
+# The dashboard's charting library (compiled into the binary) and the browser-test driver,
+# pinned, into .tools/node_modules. After this the build and the tests need no network.
+TOOLS="$(cd "$(dirname "$0")/.." && pwd)/.tools"
+want_npm=(uplot@1.6.32 playwright-core@1.65.1)
+have_all=1
+for spec in "${want_npm[@]}"; do
+  name="${spec%@*}" version="${spec##*@}"
+  got="$(node -p "require('$TOOLS/node_modules/$name/package.json').version" 2>/dev/null || true)"
+  [ "$got" = "$version" ] || have_all=0
+done
+if [ "$have_all" = 0 ]; then
+  echo "setup: npm install ${want_npm[*]} into $TOOLS"
+  mkdir -p "$TOOLS"
+  (cd "$TOOLS" && npm install --no-audit --no-fund --save-exact --loglevel=error "${want_npm[@]}" >/dev/null)
+fi

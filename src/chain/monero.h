@@ -282,4 +282,25 @@ class RpcClient {
   std::unique_ptr<Connection> conn_;
 };
 
+// ---- new-block notifications over ZMQ ----------------------------------------------------------
+
+// monerod --zmq-pub tcp://HOST:PORT publishes "json-minimal-chain_main:{...}" for every block
+// added to the main chain. A SUB socket on that topic; reconnects by itself (libzmq) when
+// monerod restarts. Not thread-safe: one thread waits on it.
+class ChainSubscriber {
+ public:
+  // endpoint: tcp://host:port. invalid_argument when libzmq refuses it.
+  explicit ChainSubscriber(const std::string& endpoint);
+  ~ChainSubscriber();
+  ChainSubscriber(const ChainSubscriber&) = delete;
+  ChainSubscriber& operator=(const ChainSubscriber&) = delete;
+  // Waits up to `timeout` for notifications; returns the height of the newest block announced
+  // (first_height + number of ids - 1), or nullopt when nothing (parseable) arrived.
+  std::optional<uint64_t> wait(std::chrono::milliseconds timeout);
+
+ private:
+  void* context_ = nullptr;
+  void* socket_ = nullptr;
+};
+
 }  // namespace otedama::chain::monero

@@ -1,5 +1,5 @@
-// The Monero pool. A template thread follows monerod (templates, new blocks by 1 s polling of
-// /get_height, back-off while it is down); the node's loop runs the Monero-style Stratum server;
+// The Monero pool. A template thread follows monerod (templates, new blocks from its ZMQ
+// json-minimal-chain_main notifications or by 1 s polling of /get_height, back-off while it is down); the node's loop runs the Monero-style Stratum server;
 // RandomX share checks run on a pool of worker threads, each with its own VMs, so that no
 // connection waits on another's hash; a found block goes to a submit thread at once.
 //
@@ -105,9 +105,6 @@ struct MoneroPool::Impl : stratum::Handler, std::enable_shared_from_this<Impl> {
   Impl(asio::io_context& io_, const config::PoolConfig& c, StatusCallback s) : io(io_), cfg(c), status(std::move(s)) {
     if (cfg.coin != "monero") throw std::invalid_argument("pool '" + cfg.name + "': coin '" + cfg.coin + "' is not Monero");
     if (!cfg.daemon.configured()) throw std::invalid_argument("pool '" + cfg.name + "': no coin daemon configured");
-    if (!cfg.daemon.zmq.empty())
-      spdlog::warn("pool {}: daemon.zmq is not used yet; new blocks are found by polling monerod every second",
-                   cfg.name);
     xmr::RpcOptions ro;
     ro.url = cfg.daemon.url;
     ro.user = cfg.daemon.user;
@@ -181,6 +178,15 @@ struct MoneroPool::Impl : stratum::Handler, std::enable_shared_from_this<Impl> {
     std::string last_top;
     auto last_publish = steady::now();
     Hash256 last_seed{}, last_next_seed{};
+    std::unique_ptr<xmr::ChainSubscriber> zmq;
+    if (!cfg.daemon.zmq.empty()) {
+      try {
+        zmq = std::make_unique<xmr::ChainSubscriber>(cfg.daemon.zmq);
+        spdlog::info("pool {}: new blocks from monerod's ZMQ at {}", cfg.name, cfg.daemon.zmq);
+      } catch (const std::exception& e) {
+        spdlog::warn("pool {}: daemon.zmq: {}; polling monerod every second instead", cfg.name, e.what());
+      }
+    }
     while (!stopping) {
       try {
         if (!ready) {
@@ -216,14 +222,26 @@ struct MoneroPool::Impl : stratum::Handler, std::enable_shared_from_this<Impl> {
         backoff = std::chrono::milliseconds(500);
         // New blocks: poll the daemon's height/top hash every second (cheap); refresh the template
         // every 30 s for new transactions.
+        // With daemon.zmq, monerod's json-minimal-chain_main notifications say so at once, and
+        // the poll only backs them up (every 5 s).
+        auto last_poll = steady::now();
         while (!stopping && steady::now() - last_publish < std::chrono::seconds(30)) {
-          wait_for(std::chrono::milliseconds(1000));
+          if (zmq) {
+            if (zmq->wait(std::chrono::milliseconds(250))) break;
+          } else {
+            wait_for(std::chrono::milliseconds(1000));
+          }
           if (stopping) break;
           {
             std::lock_guard lock(wake_mutex);
-            if (wake_flag) break;
+            if (wake_flag) {
+              wake_flag = false;
+              break;
+            }
           }
           if (want_fast) fast_ready->set(contexts->find(ByteSpan(last_seed), crypto::RandomXMode::fast) ? 1 : 0);
+          if (zmq && steady::now() - last_poll < std::chrono::seconds(5)) continue;
+          last_poll = steady::now();
           auto h = rpc->call_path("/get_height");
           if (h.value("hash", std::string()) != top) break;
         }

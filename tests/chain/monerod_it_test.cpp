@@ -323,5 +323,27 @@ TEST(MonerodIt, SeedHashChangesAtHeight2113) {
   EXPECT_EQ(rpc.get_info().height, 2114u);
 }
 
+
+TEST(MonerodIt, ZmqAnnouncesNewBlocks) {
+  Monerod node({.zmq = true});
+  ChainSubscriber sub("tcp://127.0.0.1:" + std::to_string(node.zmq_pub_port()));
+  // libzmq connects in the background: publish until the subscription is up.
+  std::optional<uint64_t> h;
+  for (int i = 0; i < 50 && !h; ++i) {
+    node.rpc("generateblocks", {{"amount_of_blocks", 1}, {"wallet_address", kMoneroTestAddress}});
+    h = sub.wait(std::chrono::milliseconds(200));
+  }
+  ASSERT_TRUE(h);
+  EXPECT_EQ(*h, node.height() - 1);  // the tip's height
+  node.rpc("generateblocks", {{"amount_of_blocks", 3}, {"wallet_address", kMoneroTestAddress}});
+  std::optional<uint64_t> newest;
+  ASSERT_TRUE(otedama::test::eventually([&] {
+    if (auto x = sub.wait(std::chrono::milliseconds(100))) newest = x;
+    return newest && *newest == node.height() - 1;
+  }, std::chrono::seconds(10)));
+  EXPECT_FALSE(sub.wait(std::chrono::milliseconds(100)));  // nothing new
+  EXPECT_THROW(ChainSubscriber("not an endpoint"), std::invalid_argument);
+}
+
 }  // namespace
 }  // namespace otedama::chain::monero

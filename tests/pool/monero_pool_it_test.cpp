@@ -24,7 +24,9 @@ namespace {
 
 class PoolUnderTest {
  public:
-  PoolUnderTest(const Monerod& node, const std::string& payout, uint64_t initial_difficulty = 1, bool nicehash = false) {
+  PoolUnderTest(const Monerod& node, const std::string& payout, uint64_t initial_difficulty = 1, bool nicehash = false,
+                std::string zmq = "") {
+    cfg.daemon.zmq = std::move(zmq);
     cfg.name = "xmr";
     cfg.coin = "monero";
     cfg.algorithm = "randomx";
@@ -186,6 +188,21 @@ TEST(MoneroPoolIt, RejectionsAMinerCanMeet) {
   EXPECT_EQ(snap.shares_valid, 1u);
   EXPECT_EQ(snap.shares_duplicate, 1u);
   EXPECT_GE(snap.shares_invalid, 2u);  // wrong result, low difficulty
+}
+
+TEST(MoneroPoolIt, NewBlocksFromZmqReachMiners) {
+  Monerod node({.fixed_difficulty = 100, .zmq = true});
+  PoolUnderTest p(node, kMoneroTestAddress, 1, false, "tcp://127.0.0.1:" + std::to_string(node.zmq_pub_port()));
+  ASSERT_TRUE(eventually([&] { return p.ready.load(); }, std::chrono::seconds(30))) << p.last_status();
+  Miner m(p.cfg.address.port);
+  uint64_t h = m.job["height"];
+  for (int i = 1; i <= 3; ++i) {
+    node.rpc("generateblocks", {{"amount_of_blocks", 1}, {"wallet_address", kMoneroTestAddress}});
+    ASSERT_TRUE(eventually([&] {
+      m.update_job(50);
+      return m.job["height"].get<uint64_t>() == h + i;
+    }, std::chrono::seconds(10)));
+  }
 }
 
 TEST(MoneroPoolIt, DaemonDownIsReported) {
