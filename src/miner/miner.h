@@ -1,6 +1,8 @@
-// miner: the built-in CPU miner. A Stratum v1 client (subscribe, authorize, version rolling
-// when the pool offers it, reconnect with back-off, fail-over across several pool URLs) that
-// searches nonces on all threads with the PoW library and submits shares.
+// miner: the built-in CPU miner. sha256d and scrypt speak Stratum v1 (subscribe, authorize,
+// version rolling when the pool offers it); randomx speaks Monero-style Stratum (login, pushed
+// jobs, submit, keepalived, the nicehash extension; docs/stratum-monero.md) as XMRig does.
+// Both reconnect with back-off, fail over across several pool URLs (plain or TLS), search
+// nonces on all threads with the PoW library and submit shares.
 #pragma once
 
 #include <atomic>
@@ -10,6 +12,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/core.h"
@@ -30,8 +33,14 @@ struct MinerConfig {
   std::vector<std::string> urls;  // tried in order; the first is preferred
   std::string user;               // ADDRESS.WORKER
   std::string password = "x";
-  std::string algo = "sha256d";  // sha256d | scrypt
+  std::string algo = "sha256d";  // sha256d | scrypt (Stratum v1), randomx (Monero Stratum)
   unsigned threads = 0;          // 0 = every hardware thread
+  // randomx: "auto" = fast (2 GiB dataset), falling back to light when the dataset cannot be
+  // allocated; "fast" (no fall-back: the run ends with the error); "light" (256 MiB cache).
+  std::string randomx_mode = "auto";
+  bool large_pages = true;  // randomx: try large pages (huge pages) first
+  unsigned init_threads = 0;  // randomx: dataset initialization threads; 0 = every hardware thread
+  std::chrono::milliseconds keepalive_interval{60000};  // randomx: keepalived when the pool offers it
   std::chrono::milliseconds report_interval{10000};
   std::chrono::milliseconds reconnect_min{500}, reconnect_max{30000};
   size_t max_line = 64 << 20;  // notify lines of a P2P coinbase paying thousands are large
@@ -40,11 +49,11 @@ struct MinerConfig {
 struct MinerStats {
   uint64_t hashes = 0;
   uint64_t accepted = 0, rejected = 0;
-  double hashrate = 0;       // H/s over the last report interval
+  double hashrate = 0;       // H/s over the last report interval (0 before the first)
   double difficulty = 0;     // current share difficulty
   std::string pool;          // host:port connected to, "" when disconnected
   std::string last_error;    // the last rejection reason or connection error
-  uint64_t jobs = 0;         // mining.notify messages received
+  uint64_t jobs = 0;         // jobs received (mining.notify; Monero: login, getjob, job)
   uint64_t reconnects = 0;
 };
 
@@ -66,6 +75,26 @@ Hash256 stratum_prevhash_to_header(std::string_view hex);
 // Share target for a Stratum difficulty: sha256d diff 1 = 0x00000000ffff...; scrypt x65536.
 U256 share_target(const std::string& algo, double difficulty);
 
+// ---- Monero-style Stratum (randomx) ----
+
+// A job's "target" as XMRig reads it -> the 64-bit target that a hash's top 64 bits (bytes
+// 24..31, little-endian) must be below. 8 hex digits: the little-endian top 32 bits of the
+// 64-bit target; 16 digits: the little-endian 64-bit target. Throws std::invalid_argument for
+// other lengths, non-hex digits or a zero target.
+uint64_t monero_target64(std::string_view target_hex);
+// The difficulty a target stands for: floor((2^64-1) / target64). 0 for target64 0.
+uint64_t monero_difficulty(uint64_t target64);
+// Whether a RandomX hash meets target64 (its top 64 bits below it).
+bool monero_hash_meets(const Hash256& hash, uint64_t target64);
+
+// The nonces search thread `index` of `threads` tries on one job (inclusive). With nicehash
+// the nonce's top byte stays what the job's blob says (`top_byte`) and the threads share the
+// low 24 bits; otherwise they share all 32 bits. Every thread gets a disjoint range.
+struct NonceRange {
+  uint32_t first = 0, last = 0;
+};
+NonceRange monero_nonce_range(unsigned index, unsigned threads, bool nicehash, uint8_t top_byte);
+
 class Miner {
  public:
   explicit Miner(MinerConfig config);
@@ -73,7 +102,9 @@ class Miner {
   Miner(const Miner&) = delete;
   Miner& operator=(const Miner&) = delete;
 
-  // Runs until stop() (or *stop_flag becomes true); reports through `report` every interval.
+  // Throws std::invalid_argument for a bad configuration (URLs, algorithm, mode, user).
+  // Runs until stop(); reports through `report` every interval. Throws std::runtime_error when
+  // the miner cannot go on (randomx fast mode without memory for the dataset).
   void run(std::function<void(const MinerStats&)> report = nullptr);
   void stop();
   MinerStats stats() const;
