@@ -13,6 +13,7 @@
 #include "chain/chain.h"
 #include "crypto/crypto.h"
 #include "pool/pool.h"
+#include "pool/stats_feed.h"
 #include "stratum/stratum.h"
 
 namespace otedama::pool {
@@ -273,11 +274,13 @@ struct BitcoinPool::Impl : stratum::Handler, std::enable_shared_from_this<Impl> 
     check_seconds->observe(std::chrono::duration<double>(steady::now() - t0).count());
     if (value > share.target) {
       shares_low->inc();
+      feed_share(cfg.name, share.worker, share.difficulty, stats::ShareResult::low_difficulty);
       return stratum::ShareResult::rejected(stratum::error::low_difficulty, "low difficulty share", measured);
     }
     bool block = value <= ctx->job.target;
     if (block) submit_block(share.job.context, header, share);
     shares_valid->inc();
+    feed_share(cfg.name, share.worker, share.difficulty, stats::ShareResult::valid);
     {
       std::lock_guard lock(snap_mutex);
       ++snap.shares_valid;
@@ -308,6 +311,7 @@ struct BitcoinPool::Impl : stratum::Handler, std::enable_shared_from_this<Impl> 
     Bytes block = chain::serialize_block(*ctx->tpl, header, coinbase);
     std::string hash = chain::display_hex(chain::block_hash(header));
     std::string worker(share.worker);
+    feed_block(cfg.name, cfg.coin, ctx->job.height, hash, worker, difficulty_from_target(ctx->job.target, diff1));
     spdlog::info("pool {}: share from {} meets the network target: block {} at height {}", cfg.name, worker, hash,
                  ctx->job.height);
     {
@@ -317,12 +321,14 @@ struct BitcoinPool::Impl : stratum::Handler, std::enable_shared_from_this<Impl> 
           auto reason = rpc->submit_block(block);
           if (!reason) {
             blocks_accepted->inc();
+            feed_block_status(cfg.name, hash, "accepted");
             spdlog::info("pool {}: block {} at height {} accepted by the daemon", cfg.name, hash, height);
             std::lock_guard lock(snap_mutex);
             ++snap.blocks_accepted;
             snap.last_block_hash = hash;
           } else {
             blocks_rejected->inc();
+            feed_block_status(cfg.name, hash, "rejected");
             spdlog::warn("pool {}: block {} rejected by the daemon: {}", cfg.name, hash, *reason);
           }
         } catch (const std::exception& e) {
@@ -351,7 +357,8 @@ struct BitcoinPool::Impl : stratum::Handler, std::enable_shared_from_this<Impl> 
     }
   }
 
-  void on_rejected(stratum::Session&, int code, std::string_view) override {
+  void on_rejected(stratum::Session& session, int code, std::string_view) override {
+    feed_rejection(cfg.name, session, code);
     if (code == stratum::error::job_not_found) shares_stale->inc();
     else if (code == stratum::error::duplicate) shares_duplicate->inc();
     else shares_invalid->inc();

@@ -21,6 +21,7 @@
 #include "crypto/crypto.h"
 #include "crypto/randomx.h"
 #include "pool/pool.h"
+#include "pool/stats_feed.h"
 #include "stratum/stratum.h"
 
 namespace otedama::pool {
@@ -381,17 +382,20 @@ struct MoneroPool::Impl : stratum::Handler, std::enable_shared_from_this<Impl> {
     double measured = hash_difficulty(pow);
     if (pow != share.claimed_result) {
       shares_invalid->inc();
+      feed_share(cfg.name, share.worker, double(share.job->difficulty), stats::ShareResult::invalid);
       count([](PoolSnapshot& s) { ++s.shares_invalid; });
       return done(stratum::ShareResult::rejected(stratum::error::other, "Invalid result", measured));
     }
     if (!xmr::hash_meets_difficulty(pow, share.job->difficulty)) {
       shares_low->inc();
+      feed_share(cfg.name, share.worker, double(share.job->difficulty), stats::ShareResult::low_difficulty);
       count([](PoolSnapshot& s) { ++s.shares_invalid; });
       return done(stratum::ShareResult::rejected(stratum::error::low_difficulty, "Low difficulty share", measured));
     }
     bool block = xmr::hash_meets_difficulty(pow, ctx.tpl->difficulty);
     if (block) submit_block(ctx, share);
     shares_valid->inc();
+    feed_share(cfg.name, share.worker, double(share.job->difficulty), stats::ShareResult::valid);
     count([](PoolSnapshot& s) { ++s.shares_valid; });
     done(stratum::ShareResult::accepted(measured, block));
     // Vardiff on the loop, where the session lives.
@@ -445,6 +449,7 @@ struct MoneroPool::Impl : stratum::Handler, std::enable_shared_from_this<Impl> {
     uint64_t height = ctx.tpl->height;
     spdlog::info("pool {}: share from {} meets the network target: block {} at height {}", cfg.name, share.worker,
                  hash, height);
+    feed_block(cfg.name, cfg.coin, height, hash, share.worker, ctx.tpl->difficulty.to_double());
     {
       std::lock_guard lock(submit_mutex);
       submits.push_front([this, block = std::move(block), hash, height] {
@@ -452,12 +457,14 @@ struct MoneroPool::Impl : stratum::Handler, std::enable_shared_from_this<Impl> {
           auto reason = submit_rpc->submit_block(block);
           if (!reason) {
             blocks_accepted->inc();
+            feed_block_status(cfg.name, hash, "accepted");
             spdlog::info("pool {}: block {} at height {} accepted by monerod", cfg.name, hash, height);
             std::lock_guard lock(snap_mutex);
             ++snap.blocks_accepted;
             snap.last_block_hash = hash;
           } else {
             blocks_rejected->inc();
+            feed_block_status(cfg.name, hash, "rejected");
             spdlog::warn("pool {}: block {} rejected by monerod: {}", cfg.name, hash, *reason);
           }
         } catch (const std::exception& e) {
@@ -486,7 +493,8 @@ struct MoneroPool::Impl : stratum::Handler, std::enable_shared_from_this<Impl> {
     }
   }
 
-  void on_rejected(stratum::Session&, int code, std::string_view) override {
+  void on_rejected(stratum::Session& session, int code, std::string_view) override {
+    feed_rejection(cfg.name, session, code);
     if (code == stratum::error::job_not_found) shares_stale->inc();
     else if (code == stratum::error::duplicate) shares_duplicate->inc();
     else shares_invalid->inc();
