@@ -25,6 +25,9 @@ struct StatusOptions {
   bool json = false;
 };
 int status(const StatusOptions& options);
+// Reads a password from stdin (asking twice on a terminal) and prints its argon2id hash, or a
+// whole api.auth.users entry when `user` is set.
+int passwd(const std::string& user, const std::string& role);
 
 struct HashOptions {
   std::string algo;
@@ -49,6 +52,8 @@ struct MineOptions {
   std::string user, password = "x", algo = "sha256d";
   unsigned threads = 0;
   double report_seconds = 10;
+  std::string randomx_mode = "auto";  // randomx: auto | fast | light
+  bool large_pages = true;            // randomx: try large pages
 };
 int mine(const MineOptions& options);
 

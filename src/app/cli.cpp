@@ -44,6 +44,11 @@ int run_cli(int argc, char** argv) {
 
   auto* version_cmd = app.add_subcommand("version", "Print the version");
 
+  std::string passwd_user, passwd_role = "admin";
+  auto* passwd_cmd = app.add_subcommand("passwd", "Hash a password (argon2id) for api.auth.users; reads it from stdin");
+  passwd_cmd->add_option("--user", passwd_user, "Print a whole api.auth.users entry for this user name");
+  passwd_cmd->add_option("--role", passwd_role, "admin|viewer (with --user)")->check(CLI::IsMember({"admin", "viewer"}))->capture_default_str();
+
   HashOptions hash_opts;
   std::string input, key, header, nonce;
   uint64_t height = 0;
@@ -56,13 +61,19 @@ int run_cli(int argc, char** argv) {
   auto* nonce_opt = hash_cmd->add_option("--nonce", nonce, "64-bit nonce as 16 hex digits");
 
   MineOptions mine_opts;
-  auto* mine_cmd = app.add_subcommand("mine", "Mine on a Stratum v1 pool with the CPU (sha256d, scrypt)");
-  mine_cmd->add_option("-o,--url", mine_opts.urls, "stratum+tcp://HOST:PORT; repeat for fail-over pools")->required();
-  mine_cmd->add_option("-u,--user", mine_opts.user, "ADDRESS.WORKER")->required();
+  auto* mine_cmd = app.add_subcommand("mine", "Mine on a pool with the CPU: sha256d and scrypt over Stratum v1, "
+                                              "randomx (rx/0) over Monero-style Stratum (XMRig's protocol)");
+  mine_cmd->add_option("-o,--url", mine_opts.urls, "stratum+tcp://HOST:PORT or stratum+ssl://HOST:PORT; repeat for fail-over pools")->required();
+  mine_cmd->add_option("-u,--user", mine_opts.user, "ADDRESS.WORKER (Monero: the pool's login, e.g. ADDRESS.WORKER+DIFF)")->required();
   mine_cmd->add_option("-p,--pass", mine_opts.password, "Password")->capture_default_str();
-  mine_cmd->add_option("-a,--algo", mine_opts.algo, "sha256d|scrypt")->capture_default_str();
-  mine_cmd->add_option("-t,--threads", mine_opts.threads, "Threads (0 = all)")->capture_default_str();
+  mine_cmd->add_option("-a,--algo", mine_opts.algo, "sha256d|scrypt (Stratum v1) or randomx (Monero Stratum)")
+      ->check(CLI::IsMember({"sha256d", "scrypt", "randomx"}))->capture_default_str();
+  mine_cmd->add_option("-t,--threads", mine_opts.threads, "Threads (0 = every hardware thread)")->capture_default_str();
   mine_cmd->add_option("--report", mine_opts.report_seconds, "Seconds between status lines")->capture_default_str();
+  mine_cmd->add_option("--randomx-mode", mine_opts.randomx_mode, "randomx: fast (2 GiB dataset), light (256 MiB cache), "
+                                                                  "or auto (fast, light when the dataset cannot be allocated)")
+      ->check(CLI::IsMember({"auto", "fast", "light"}))->capture_default_str();
+  mine_cmd->add_flag("!--no-large-pages", mine_opts.large_pages, "randomx: do not try large pages");
 
   std::string notify_url = "http://127.0.0.1:8081", notify_pool, notify_hash;
   auto* notify_cmd = app.add_subcommand("blocknotify", "Tell a local node that its coin daemon has a new block "
@@ -124,6 +135,7 @@ int run_cli(int argc, char** argv) {
     return kExitOk;
   }
   if (status_cmd->parsed()) return status(status_opts);
+  if (passwd_cmd->parsed()) return passwd(passwd_user, passwd_role);
   if (hash_cmd->parsed()) {
     if (input_opt->count()) hash_opts.input = input;
     if (key_opt->count()) hash_opts.key = key;

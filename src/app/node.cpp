@@ -15,6 +15,7 @@
 #include "miner/miner.h"
 #include "monitor/monitor.h"
 #include "pool/pool.h"
+#include "stats/stats.h"
 
 namespace otedama::app {
 
@@ -42,6 +43,93 @@ struct Listener {
   config::Address address;
   std::shared_ptr<http::Router> router;
 };
+
+// ---- API and statistics wiring (begin) -------------------------------------------------------
+// The built-in CPU miner behind /api/mining/start|stop: one Miner on its own thread at a time.
+class BuiltinMiner {
+ public:
+  explicit BuiltinMiner(std::optional<miner::MinerConfig> config) : config_(std::move(config)) {}
+  ~BuiltinMiner() { stop(); }
+  bool available() const { return config_.has_value(); }
+
+  std::optional<std::string> start() {
+    {
+      std::lock_guard lock(mutex_);
+      if (!config_) return "no pool on this node for the built-in miner (a Bitcoin-family pool with a payout_address)";
+      if (miner_) return std::nullopt;  // already running
+      try {
+        miner_ = std::make_unique<miner::Miner>(*config_);
+      } catch (const std::exception& e) {
+        return std::string("the miner cannot start: ") + e.what();
+      }
+      thread_ = std::thread([m = miner_.get()] {
+        int n = 0;
+        m->run([&n](const miner::MinerStats& s) {
+          if (n++ % 12 == 0)
+            spdlog::info("cpu miner: {:.2f} kH/s, accepted {}, rejected {}", s.hashrate / 1000, s.accepted, s.rejected);
+        });
+      });
+      spdlog::info("cpu miner: mining {} on {} with {} thread(s)", config_->algo, config_->urls[0],
+                   config_->threads ? std::to_string(config_->threads) : std::string("all"));
+    }
+    stats::collector().set_miner_state(state());
+    return std::nullopt;
+  }
+
+  std::optional<std::string> stop() {
+    {
+      std::lock_guard lock(mutex_);
+      if (!miner_) return std::nullopt;
+      miner_->stop();
+      if (thread_.joinable()) thread_.join();
+      miner_.reset();
+      spdlog::info("cpu miner: stopped");
+    }
+    stats::collector().set_miner_state(state());
+    return std::nullopt;
+  }
+
+  stats::MinerState state() const {
+    std::lock_guard lock(mutex_);
+    stats::MinerState s;
+    s.running = miner_ != nullptr;
+    if (config_) {
+      s.algorithm = config_->algo;
+      s.pool_url = config_->urls.empty() ? "" : config_->urls[0];
+      s.threads = config_->threads ? config_->threads : std::thread::hardware_concurrency();
+    }
+    if (miner_) {
+      auto m = miner_->stats();
+      s.hashrate = m.hashrate, s.accepted = m.accepted, s.rejected = m.rejected, s.detail = m.last_error;
+    } else {
+      s.detail = config_ ? "stopped" : "no pool for the built-in miner";
+    }
+    return s;
+  }
+
+ private:
+  std::optional<miner::MinerConfig> config_;
+  mutable std::mutex mutex_;
+  std::unique_ptr<miner::Miner> miner_;
+  std::thread thread_;
+};
+
+// The built-in miner's settings: this node's first Bitcoin-family pool, paying its payout address.
+std::optional<miner::MinerConfig> builtin_miner_config(const config::Config& c) {
+  const config::PoolConfig* target = nullptr;
+  for (const auto& p : c.pools)
+    if (p.enable && (p.coin == "bitcoin" || p.coin == "litecoin") && p.daemon.configured()) target = &p;
+  if (!target || target->payout_address.empty()) return std::nullopt;
+  miner::MinerConfig mc;
+  std::string host = target->address.host == "0.0.0.0" || target->address.host == "::" ? "127.0.0.1" : target->address.host;
+  mc.urls = {"stratum+tcp://" + config::Address{host, target->address.port}.to_string()};
+  mc.user = target->payout_address + ".local";
+  mc.algo = target->algorithm;
+  mc.threads = c.mining.cpu.threads;
+  mc.report_interval = std::chrono::seconds(5);  // the dashboard's own-hashrate chart
+  return mc;
+}
+// ---- API and statistics wiring (end) ---------------------------------------------------------
 
 }  // namespace
 
@@ -72,6 +160,49 @@ int serve(const config::Config& c, const std::vector<std::string>& warnings) {
 
   std::vector<std::unique_ptr<pool::Pool>> pools;
   std::vector<Listener> listeners;
+
+  // ---- API and statistics wiring (begin) -----------------------------------------------------
+  // Pools feed stats::collector() from their share paths; the API reads it and pushes its
+  // events over the WebSocket. Blocks come from what the pools report, payments are none until
+  // a payout store is wired into node.data.
+  for (const auto& p : c.pools)
+    if (p.enable)
+      if (auto factor = stats::hashes_per_difficulty1(p.algorithm))
+        stats::collector().register_pool(p.name, p.coin, p.algorithm, *factor);
+  BuiltinMiner builtin_miner(builtin_miner_config(c));
+  node.stats = &stats::collector();
+  stats::register_metrics(metrics(), stats::collector());
+  metrics().add_collector([&components](Metrics& m) {
+    for (const auto& s : components.snapshot())
+      m.gauge("otedama_component_ready", "1 when the component is ready (what /ready reports).", {{"component", s.name}})
+          .set(s.ready ? 1 : 0);
+  });
+  node.pools = [&pools] {
+    std::vector<api::PoolView> out;
+    for (const auto& p : pools) {
+      auto s = p->snapshot();
+      out.push_back({s.name, s.coin, s.algorithm, s.height, s.network_difficulty, s.connections});
+    }
+    return out;
+  };
+  if (builtin_miner.available())
+    node.miner = {[&] { return builtin_miner.state(); }, [&] { return builtin_miner.start(); },
+                  [&] { return builtin_miner.stop(); }};
+  std::unique_ptr<api::ApiServer> api_server;
+  // Network height and difficulty for effort, every 2 s from the pools' snapshots.
+  asio::steady_timer network_timer(io);
+  std::function<void()> network_tick = [&] {
+    for (const auto& p : pools) {
+      auto s = p->snapshot();
+      stats::collector().set_network(s.name, s.height, s.network_difficulty);
+    }
+    stats::collector().set_miner_state(builtin_miner.state());
+    network_timer.expires_after(std::chrono::seconds(2));
+    network_timer.async_wait([&](const boost::system::error_code& ec) {
+      if (!ec) network_tick();
+    });
+  };
+  // ---- API and statistics wiring (end) -------------------------------------------------------
   if (c.monitoring.health.enabled) {
     auto r = std::make_shared<http::Router>();
     monitor::add_health_routes(*r, components);
@@ -95,7 +226,13 @@ int serve(const config::Config& c, const std::vector<std::string>& warnings) {
   }
   if (c.api.enable) {
     auto r = std::make_shared<http::Router>();
-    api::add_api_routes(*r, node);
+    try {
+      api_server = std::make_unique<api::ApiServer>(io, node);  // API and statistics wiring
+    } catch (const std::exception& e) {
+      spdlog::error("api: {}", e.what());
+      return kExitUsage;
+    }
+    api_server->add_routes(*r);
     listeners.push_back({"api", "api.address", c.api.address, r});
   }
 
@@ -141,31 +278,12 @@ int serve(const config::Config& c, const std::vector<std::string>& warnings) {
     }
   }
 
-  // The built-in CPU miner, pointed at this node's first Bitcoin-family pool.
-  std::unique_ptr<miner::Miner> cpu_miner;
-  std::thread cpu_miner_thread;
-  if (c.mining.enable_cpu && !pools.empty()) {
-    const config::PoolConfig* target = nullptr;
-    for (const auto& p : c.pools)
-      if (p.enable && (p.coin == "bitcoin" || p.coin == "litecoin") && p.daemon.configured()) target = &p;
-    if (target && !target->payout_address.empty()) {
-      miner::MinerConfig mc;
-      std::string host = target->address.host == "0.0.0.0" || target->address.host == "::" ? "127.0.0.1" : target->address.host;
-      mc.urls = {"stratum+tcp://" + config::Address{host, target->address.port}.to_string()};
-      mc.user = target->payout_address + ".local";
-      mc.algo = target->algorithm;
-      mc.threads = c.mining.cpu.threads;
-      mc.report_interval = std::chrono::seconds(30);
-      cpu_miner = std::make_unique<miner::Miner>(mc);
-      cpu_miner_thread = std::thread([&] {
-        cpu_miner->run([](const miner::MinerStats& s) {
-          spdlog::info("cpu miner: {:.2f} kH/s, accepted {}, rejected {}", s.hashrate / 1000, s.accepted, s.rejected);
-        });
-      });
-      spdlog::info("cpu miner: mining {} on {} with {} thread(s)", mc.algo, mc.urls[0],
-                   mc.threads ? std::to_string(mc.threads) : std::string("all"));
-    }
-  }
+  // ---- API and statistics wiring (begin): the built-in CPU miner starts with the node when
+  // mining.enable_cpu is set; /api/mining/start|stop control it afterwards.
+  if (c.mining.enable_cpu && !pools.empty() && builtin_miner.available()) builtin_miner.start();
+  if (api_server) api_server->start();
+  network_tick();
+  // ---- API and statistics wiring (end)
 
   for (auto& s : servers) s->start();
   for (const auto& l : listeners) spdlog::info("{} listening on {}", l.name, l.address.to_string());
@@ -188,7 +306,9 @@ int serve(const config::Config& c, const std::vector<std::string>& warnings) {
   signals.async_wait([&](const boost::system::error_code& ec, int signo) {
     if (ec) return;
     spdlog::info("received {}, stopping", signo == SIGINT ? "SIGINT" : "SIGTERM");
-    if (cpu_miner) cpu_miner->stop();
+    builtin_miner.stop();  // API and statistics wiring
+    if (api_server) api_server->stop();
+    network_timer.cancel();
     for (auto& p : pools) p->stop();
     for (auto& s : servers) s->stop();
     *deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(4500);
@@ -196,7 +316,7 @@ int serve(const config::Config& c, const std::vector<std::string>& warnings) {
   });
 
   io.run();
-  if (cpu_miner_thread.joinable()) cpu_miner_thread.join();
+  builtin_miner.stop();
   pools.clear();
   servers.clear();
   spdlog::info("stopped");

@@ -1,6 +1,11 @@
+#include <termios.h>
+#include <unistd.h>
+
 #include <cstdio>
+#include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "api/api.h"
 #include "app/app.h"
 #include "http/http.h"
 
@@ -18,7 +23,88 @@ std::string human_duration(double seconds) {
   return buf;
 }
 
+// 1234567 H/s -> "1.23 MH/s"
+std::string human_rate(double hs) {
+  const char* units[] = {"H/s", "kH/s", "MH/s", "GH/s", "TH/s", "PH/s", "EH/s"};
+  int i = 0;
+  while (hs >= 1000 && i < 6) hs /= 1000, ++i;
+  char buf[32];
+  snprintf(buf, sizeof buf, i == 0 ? "%.0f %s" : "%.2f %s", hs, units[i]);
+  return buf;
+}
+
+// /api/stats as a table (pools, hashrate windows, shares, blocks, effort).
+void print_stats(const nlohmann::json& st) {
+  const auto& pools = st.value("pools", nlohmann::json::array());
+  if (!pools.empty()) {
+    printf("\n  %-14s %-9s %11s %11s %11s %11s %7s %7s\n", "POOL", "COIN", "1m", "15m", "1h", "24h", "MINERS",
+           "WORKERS");
+    for (const auto& p : pools) {
+      const auto& h = p.value("hashrate", nlohmann::json::object());
+      printf("  %-14s %-9s %11s %11s %11s %11s %7llu %7llu\n", p.value("name", "").c_str(), p.value("coin", "").c_str(),
+             human_rate(h.value("1m", 0.0)).c_str(), human_rate(h.value("15m", 0.0)).c_str(),
+             human_rate(h.value("1h", 0.0)).c_str(), human_rate(h.value("24h", 0.0)).c_str(),
+             (unsigned long long)p.value("miners", 0ull), (unsigned long long)p.value("workers", 0ull));
+    }
+    printf("\n  %-14s %9s %7s %9s %8s %7s %7s %9s %12s\n", "POOL", "VALID", "STALE", "DUPLICATE", "INVALID", "LOW",
+           "BLOCKS", "EFFORT", "HEIGHT");
+    for (const auto& p : pools) {
+      const auto& s = p.value("shares", nlohmann::json::object());
+      printf("  %-14s %9llu %7llu %9llu %8llu %7llu %7llu %8.1f%% %12llu\n", p.value("name", "").c_str(),
+             (unsigned long long)s.value("valid", 0ull), (unsigned long long)s.value("stale", 0ull),
+             (unsigned long long)s.value("duplicate", 0ull), (unsigned long long)s.value("invalid", 0ull),
+             (unsigned long long)s.value("low_difficulty", 0ull), (unsigned long long)p.value("blocks_found", 0ull),
+             p.value("effort", 0.0) * 100, (unsigned long long)p.value("height", 0ull));
+    }
+  }
+  if (st.contains("miner") && st["miner"].is_object()) {
+    const auto& m = st["miner"];
+    printf("\n  %-10s %s, %s, %s, accepted %llu, rejected %llu\n", "cpu miner", m.value("running", false) ? "running" : "stopped",
+           m.value("algorithm", "").c_str(), human_rate(m.value("hashrate", 0.0)).c_str(),
+           (unsigned long long)m.value("accepted", 0ull), (unsigned long long)m.value("rejected", 0ull));
+  }
+}
+
 }  // namespace
+
+int passwd(const std::string& user, const std::string& role) {
+  std::string password, again;
+  bool tty = isatty(0);
+  termios old{};
+  if (tty) {
+    tcgetattr(0, &old);
+    termios quiet = old;
+    quiet.c_lflag &= ~tcflag_t(ECHO);
+    tcsetattr(0, TCSANOW, &quiet);
+    fprintf(stderr, "password: ");
+  }
+  std::getline(std::cin, password);
+  if (tty) {
+    fprintf(stderr, "\nagain: ");
+    std::getline(std::cin, again);
+    fprintf(stderr, "\n");
+    tcsetattr(0, TCSANOW, &old);
+    if (again != password) {
+      fprintf(stderr, "error: the passwords differ\n");
+      return kExitUsage;
+    }
+  }
+  if (!password.empty() && password.back() == '\r') password.pop_back();
+  if (password.empty()) {
+    fprintf(stderr, "error: empty password (give it on stdin)\n");
+    return kExitUsage;
+  }
+  std::string hash;
+  try {
+    hash = api::hash_password(password);
+  } catch (const std::exception& e) {
+    fprintf(stderr, "error: %s\n", e.what());
+    return kExitFailure;
+  }
+  if (user.empty()) printf("%s\n", hash.c_str());
+  else printf("- {name: \"%s\", password_hash: \"%s\", role: %s}\n", user.c_str(), hash.c_str(), role.c_str());
+  return kExitOk;
+}
 
 int status(const StatusOptions& o) {
   std::string base = o.api_url;
@@ -41,8 +127,17 @@ int status(const StatusOptions& o) {
     fprintf(stderr, "error: %s/api/status did not answer as an Otedama node: %s\n", base.c_str(), e.what());
     return kExitFailure;
   }
+  // /api/stats: older nodes without it still get their status printed.
+  nlohmann::json st;
+  try {
+    auto sr = http::get(base + "/api/stats", std::chrono::seconds(5));
+    if (sr.status == 200) st = nlohmann::json::parse(sr.body);
+  } catch (const std::exception&) {
+  }
   if (o.json) {
-    printf("%s\n", j.dump(2).c_str());
+    nlohmann::json both = j;
+    if (!st.is_null()) both["stats"] = st;
+    printf("%s\n", both.dump(2).c_str());
     return kExitOk;
   }
   printf("%s %s (%s)\n", j.value("name", "Otedama").c_str(), j.value("version", "?").c_str(),
@@ -62,6 +157,7 @@ int status(const StatusOptions& o) {
              p.value("coin", "").empty() ? "-" : p.value("coin", "").c_str(), p.value("algorithm", "").c_str(),
              p.value("address", "").c_str(), p.value("reward_system", "").c_str(), p.value("fee_percentage", 0.0));
   }
+  if (!st.is_null()) print_stats(st);
   return kExitOk;
 }
 

@@ -20,7 +20,7 @@ Url parse_url(const std::string& url) {
   auto sep = url.find("://");
   if (sep == std::string::npos) throw std::invalid_argument("not a URL (expected http://host:port/...): " + url);
   u.scheme = url.substr(0, sep);
-  if (u.scheme != "http") throw std::invalid_argument("only http:// URLs are supported: " + url);
+  if (u.scheme != "http" && u.scheme != "ws") throw std::invalid_argument("only http:// and ws:// URLs are supported: " + url);
   std::string rest = url.substr(sep + 3);
   auto slash = rest.find('/');
   std::string hostport = rest.substr(0, slash);
@@ -67,10 +67,13 @@ ClientResponse request(const std::string& method, const std::string& url, const 
     stream.async_connect(results, [&](beast::error_code ec, const tcp::endpoint&) {
       if (ec) return void(result = ec);
       stage = "send";
-      bhttp::async_write(stream, req, [&](beast::error_code ec, size_t) {
-        if (ec) return void(result = ec);
-        stage = "read";
-        bhttp::async_read(stream, buffer, parser, [&](beast::error_code ec, size_t) { result = ec; });
+      bhttp::async_write(stream, req, [&](beast::error_code write_ec, size_t) {
+        // A server may answer before reading the whole body (413, 429) and stop reading: the
+        // write then fails, but its answer is there to read.
+        stage = write_ec ? "send" : "read";
+        bhttp::async_read(stream, buffer, parser, [&, write_ec](beast::error_code ec, size_t) {
+          result = ec && write_ec ? write_ec : ec;
+        });
       });
     });
   });

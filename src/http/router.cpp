@@ -25,7 +25,39 @@ void Router::add(const std::string& method, const std::string& path, Handler han
   routes_.push_back({method, prefix ? path.substr(0, path.size() - 1) : path, prefix, std::move(handler)});
 }
 
+void Router::add_websocket(const std::string& path, WebSocketRoute route) {
+  websockets_.emplace_back(path, std::move(route));
+}
+
+void Router::set_filter(std::function<std::optional<Response>(const Request&)> filter) { filter_ = std::move(filter); }
+
+std::optional<Response> Router::filter(const Request& request) const {
+  if (!filter_) return std::nullopt;
+  try {
+    return filter_(request);
+  } catch (const std::exception& e) {
+    return Response::error(500, std::string("internal error: ") + e.what());
+  }
+}
+
+const WebSocketRoute* Router::websocket(const std::string& path) const {
+  for (const auto& [p, r] : websockets_)
+    if (p == path) return &r;
+  return nullptr;
+}
+
 Response Router::dispatch(const Request& request) const {
+  if (auto refused = filter(request)) return *refused;
+  if (websocket(request.path)) {
+    if (request.method != "GET" && request.method != "HEAD") {
+      Response r = Response::error(405, "method " + request.method + " is not allowed on " + request.path);
+      r.headers.emplace_back("Allow", "GET");
+      return r;
+    }
+    Response r = Response::error(426, request.path + " is a WebSocket endpoint: send Upgrade: websocket");
+    r.headers.emplace_back("Upgrade", "websocket");
+    return r;
+  }
   std::string allow;
   const Route* match = nullptr;
   for (const auto& r : routes_) {
@@ -57,6 +89,7 @@ Response Router::dispatch(const Request& request) const {
 std::vector<std::pair<std::string, std::string>> Router::routes() const {
   std::vector<std::pair<std::string, std::string>> out;
   for (const auto& r : routes_) out.emplace_back(r.method, r.prefix ? r.path + "*" : r.path);
+  for (const auto& w : websockets_) out.emplace_back("GET", w.first);
   return out;
 }
 

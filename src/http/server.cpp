@@ -4,7 +4,10 @@
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
+#include <deque>
 #include <set>
+#include <spdlog/spdlog.h>
 #include <stdexcept>
 
 #include "http/http.h"
@@ -14,6 +17,7 @@ namespace otedama::http {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
+namespace websocket = boost::beast::websocket;
 using tcp = asio::ip::tcp;
 
 namespace {
@@ -53,6 +57,7 @@ void split_target(Request& r) {
 }  // namespace
 
 struct Session;
+struct WsSession;
 
 struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
   asio::io_context& io;
@@ -62,6 +67,8 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
   tcp::acceptor acceptor;
   bool stopped = false;
   std::set<Session*> sessions;
+  std::set<WsSession*> websockets;
+  std::map<std::string, size_t> websockets_per_ip;
 
   Impl(asio::io_context& io_, std::string n, std::shared_ptr<const Router> r, ServerOptions o)
       : io(io_), name(std::move(n)), router(std::move(r)), options(o), acceptor(io_) {}
@@ -108,6 +115,7 @@ struct Session : std::enable_shared_from_this<Session> {
       // Malformed or oversized request: answer 400/413 once, then close.
       unsigned status = (ec == bhttp::error::body_limit || ec == bhttp::error::header_limit) ? 413 : 400;
       Response r = Response::error(status, "bad request: " + ec.message());
+      bad_request = true;
       return write(r, 11, false);
     }
     busy = true;
@@ -123,10 +131,15 @@ struct Session : std::enable_shared_from_this<Session> {
     }
     r.body = std::move(req.body());
     r.remote_ip = remote_ip;
+    if (websocket::is_upgrade(req)) {
+      if (const WebSocketRoute* route = server->router->websocket(r.path)) return upgrade(*route, std::move(r));
+    }
     Response out = server->router->dispatch(r);
     if (r.method == "HEAD") out.body.clear();
     write(out, req.version(), req.keep_alive() && !server->stopped);
   }
+
+  void upgrade(const WebSocketRoute& route, Request r);
 
   void write(const Response& r, unsigned version, bool keep_alive) {
     response = {};
@@ -140,10 +153,33 @@ struct Session : std::enable_shared_from_this<Session> {
     response.prepare_payload();
     stream.expires_after(server->options.idle_timeout);
     bhttp::async_write(stream, response, [self = shared_from_this(), keep_alive](beast::error_code ec, size_t) {
+      if (!ec && self->bad_request) return self->drain_then_close();
       if (ec || !keep_alive) return self->close();
       self->read();
     });
   }
+
+  // After answering a request we did not read whole (413, 400): closing with unread input would
+  // reset the connection and the client could lose the answer. Stop sending, read and drop what
+  // the client still sends (at most 8 MiB or 2 s), then close.
+  void drain_then_close() {
+    beast::error_code ec;
+    stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+    stream.expires_after(std::chrono::seconds(2));
+    drain_buffer.resize(64 * 1024);
+    drain_step();
+  }
+  void drain_step() {
+    stream.async_read_some(asio::buffer(drain_buffer), [self = shared_from_this()](beast::error_code ec, size_t n) {
+      self->drained += n;
+      if (ec || self->drained > (8u << 20)) return self->close();
+      self->drain_step();
+    });
+  }
+
+  bool bad_request = false;
+  std::vector<char> drain_buffer;
+  size_t drained = 0;
 
   void close() {
     beast::error_code ec;
@@ -152,11 +188,162 @@ struct Session : std::enable_shared_from_this<Session> {
   }
 };
 
+std::atomic<uint64_t> next_websocket_id{1};
+
+// One WebSocket connection. Everything but send()/close() runs on the loop; the send queue is
+// bounded by `pending` (bytes accepted by send() and not yet written), checked before queuing.
+struct WsSession : WebSocket, std::enable_shared_from_this<WsSession> {
+  websocket::stream<beast::tcp_stream> ws;
+  std::shared_ptr<Server::Impl> server;
+  std::string ip;
+  uint64_t conn_id = next_websocket_id++;
+  WebSocketRoute route;
+  beast::flat_buffer in;
+  std::deque<std::string> queue;
+  std::atomic<size_t> pending{0};
+  std::atomic<bool> open{false};
+  bool writing = false, closing = false, close_sent = false, finished = false, registered = false, accepted = false;
+
+  WsSession(beast::tcp_stream&& s, std::shared_ptr<Server::Impl> srv, std::string remote, WebSocketRoute r)
+      : ws(std::move(s)), server(std::move(srv)), ip(std::move(remote)), route(std::move(r)) {}
+  ~WsSession() override { unregister(); }
+
+  void start(bhttp::request<bhttp::string_body> req, Request r) {
+    registered = true;
+    server->websockets.insert(this);
+    ++server->websockets_per_ip[ip];
+    ws.next_layer().expires_never();  // the websocket's own timeouts take over
+    websocket::stream_base::timeout t{};
+    t.handshake_timeout = std::chrono::seconds(10);
+    t.idle_timeout = server->options.websocket_idle_timeout;
+    t.keep_alive_pings = true;
+    ws.set_option(t);
+    ws.read_message_max(server->options.websocket_max_message);
+    ws.set_option(websocket::stream_base::decorator(
+        [](websocket::response_type& res) { res.set(bhttp::field::server, "otedama"); }));
+    ws.async_accept(req, [self = shared_from_this(), r = std::move(r)](beast::error_code ec) {
+      if (ec) return self->finish();
+      self->accepted = true;
+      self->open = true;
+      if (self->route.on_open) self->route.on_open(self, r);
+      self->read();
+    });
+  }
+
+  void read() {
+    ws.async_read(in, [self = shared_from_this()](beast::error_code ec, size_t) {
+      if (ec) return self->finish();
+      std::string msg = beast::buffers_to_string(self->in.data());
+      self->in.consume(self->in.size());
+      if (self->route.on_message && !self->closing) self->route.on_message(self, std::move(msg));
+      self->read();
+    });
+  }
+
+  bool send(std::string text) override {
+    if (!open) return false;
+    size_t n = text.size();
+    if (pending.fetch_add(n) + n > server->options.websocket_max_queue) {
+      pending.fetch_sub(n);
+      asio::post(ws.get_executor(), [self = shared_from_this()] {
+        if (self->closing) return;
+        spdlog::warn("{}: WebSocket client {} (#{}) dropped: it reads too slowly ({} bytes queued)", self->server->name,
+                     self->ip, self->conn_id, self->pending.load());
+        self->shutdown(false);
+      });
+      return false;
+    }
+    asio::post(ws.get_executor(), [self = shared_from_this(), text = std::move(text)]() mutable {
+      if (self->closing) {
+        self->pending.fetch_sub(text.size());
+        return;
+      }
+      self->queue.push_back(std::move(text));
+      if (!self->writing) self->write_next();
+    });
+    return true;
+  }
+
+  void write_next() {
+    writing = true;
+    ws.text(true);
+    ws.async_write(asio::buffer(queue.front()), [self = shared_from_this()](beast::error_code ec, size_t) {
+      self->writing = false;
+      self->pending.fetch_sub(self->queue.front().size());
+      self->queue.pop_front();
+      if (ec) return self->shutdown(false);
+      if (self->closing) return self->shutdown(true);
+      if (!self->queue.empty()) self->write_next();
+    });
+  }
+
+  void close() override {
+    asio::post(ws.get_executor(), [self = shared_from_this()] { self->shutdown(true); });
+  }
+
+  // graceful: a close frame (going away) once no write is in flight; else the socket is cut.
+  void shutdown(bool graceful) {
+    closing = true;
+    open = false;
+    if (graceful && !writing) {
+      if (close_sent || !ws.is_open()) return;
+      close_sent = true;
+      ws.async_close(websocket::close_code::going_away, [self = shared_from_this()](beast::error_code) {});
+      return;
+    }
+    if (!graceful) {
+      beast::error_code ec;
+      ws.next_layer().socket().shutdown(tcp::socket::shutdown_both, ec);
+      ws.next_layer().socket().close(ec);
+    }
+  }
+
+  // The read loop ended: the connection is gone.
+  void finish() {
+    if (finished) return;
+    finished = true;
+    open = false;
+    closing = true;
+    beast::error_code ec;
+    ws.next_layer().socket().close(ec);
+    unregister();
+    if (accepted && route.on_close) route.on_close(shared_from_this());
+  }
+
+  void unregister() {
+    if (!registered) return;
+    registered = false;
+    server->websockets.erase(this);
+    auto it = server->websockets_per_ip.find(ip);
+    if (it != server->websockets_per_ip.end() && --it->second == 0) server->websockets_per_ip.erase(it);
+  }
+
+  bool is_open() const override { return open; }
+  const std::string& remote_ip() const override { return ip; }
+  uint64_t id() const override { return conn_id; }
+  size_t queued_bytes() const override { return pending; }
+};
+
+void Session::upgrade(const WebSocketRoute& route, Request r) {
+  auto refuse = [&](const Response& why) { write(why, parser->get().version(), false); };
+  if (server->stopped) return refuse(Response::error(503, "the server is stopping"));
+  if (auto refused = server->router->filter(r)) return refuse(*refused);
+  if (route.accept)
+    if (auto refused = route.accept(r)) return refuse(*refused);
+  auto it = server->websockets_per_ip.find(remote_ip);
+  if (it != server->websockets_per_ip.end() && it->second >= server->options.max_websockets_per_ip)
+    return refuse(too_many_requests(5, "too many WebSocket connections from " + remote_ip + " (at most " +
+                                           std::to_string(server->options.max_websockets_per_ip) + ")"));
+  auto ws = std::make_shared<WsSession>(std::move(stream), server, remote_ip, route);
+  ws->start(parser->release(), std::move(r));
+  // This HTTP session ends here: the socket belongs to the WebSocket now.
+}
+
 void Server::Impl::accept() {
   acceptor.async_accept([self = shared_from_this()](beast::error_code ec, tcp::socket socket) {
     if (ec == asio::error::operation_aborted || self->stopped) return;
     if (!ec) {
-      if (self->sessions.size() >= self->options.max_connections) {
+      if (self->sessions.size() + self->websockets.size() >= self->options.max_connections) {
         beast::error_code ignored;
         socket.close(ignored);
       } else {
@@ -209,6 +396,7 @@ void Server::stop() {
   // Idle keep-alive connections are closed now; busy ones close after their response.
   for (Session* s : std::vector<Session*>(impl_->sessions.begin(), impl_->sessions.end()))
     if (!s->busy) s->stream.socket().cancel(ec);
+  for (WsSession* w : std::vector<WsSession*>(impl_->websockets.begin(), impl_->websockets.end())) w->shutdown(true);
 }
 
 uint16_t Server::port() const {
@@ -218,6 +406,7 @@ uint16_t Server::port() const {
 }
 
 const std::string& Server::name() const { return impl_->name; }
-size_t Server::active_connections() const { return impl_->sessions.size(); }
+size_t Server::active_connections() const { return impl_->sessions.size() + impl_->websockets.size(); }
+size_t Server::websocket_connections() const { return impl_->websockets.size(); }
 
 }  // namespace otedama::http
