@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "http/http.h"
+#include "support/litecoind.h"
 #include "support/monerod.h"
 #include "support/support.h"
 #include "support/xmrig.h"
@@ -229,6 +230,102 @@ TEST(MoneroE2E, XmrigSeesARejectionAndKeepsMining) {
   EXPECT_EQ(summary["results"]["shares_total"].get<uint64_t>() - summary["results"]["shares_good"].get<uint64_t>(), 1u)
       << summary.dump();
   EXPECT_EQ(metric(n, R"(otedama_shares_total\{[^}]*coin="monero"[^}]*result="invalid"\})"), 1);
+}
+
+// The same with Otedama's own miner: `otedama mine --algo randomx` (light mode, one thread).
+TEST(MoneroE2E, OtedamaMineMinesBlocksThroughOtedama) {
+  TempDir dir;
+  Monerod node({.fixed_difficulty = 30});
+  MoneroWallet wallet(node);
+  Ports n;
+  Process otedama({kBin, "serve", "--config", dir.file("pool.yaml", monero_config(n, node, wallet.address()))},
+                  dir.path());
+  ASSERT_TRUE(eventually([&] { return ready(n); }, std::chrono::seconds(30))) << otedama.err();
+  uint64_t start = node.height();
+  Process miner({kBin, "mine", "--url", "stratum+tcp://127.0.0.1:" + std::to_string(n.stratum), "--user",
+                 std::string(kMoneroTestAddress) + ".otedama", "--algo", "randomx", "--randomx-mode", "light",
+                 "--threads", "1", "--report", "1"},
+                dir.path());
+  auto accepted = [&] {
+    static const std::regex count(R"(accepted (\d+))");
+    std::string out = miner.out() + miner.err();
+    int best = 0;
+    for (std::sregex_iterator it(out.begin(), out.end(), count), end; it != end; ++it)
+      best = std::max(best, std::stoi((*it)[1]));
+    return best;
+  };
+  bool done = eventually([&] { return accepted() >= 6 && node.height() >= start + 2; }, std::chrono::seconds(180),
+                         std::chrono::milliseconds(500));
+  miner.signal(SIGINT);
+  EXPECT_EQ(miner.wait(std::chrono::seconds(15)), 0) << miner.err().substr(0, 5000);
+  ASSERT_TRUE(done) << "accepted " << accepted() << ", height " << node.height() << "\nminer:\n"
+                    << miner.err().substr(0, 10000) << "\notedama:\n" << otedama.err().substr(0, 10000);
+  double valid = metric(n, R"(otedama_shares_total\{[^}]*coin="monero"[^}]*result="valid"\})");
+  EXPECT_GE(valid, double(accepted()));
+  uint64_t rewards = 0;
+  for (uint64_t h = start; h < node.height(); ++h)
+    rewards += node.rpc("get_block_header_by_height", {{"height", h}})["block_header"]["reward"].get<uint64_t>();
+  wallet.rpc("refresh");
+  EXPECT_EQ(wallet.rpc("get_balance", {{"account_index", 0}})["balance"].get<uint64_t>(), rewards);
+  // The pool's API knows the miner.
+  auto workers = json::parse(http::get("http://127.0.0.1:" + std::to_string(n.api) + "/api/workers").body);
+  EXPECT_NE(workers.dump().find("otedama"), std::string::npos) << workers.dump();
+}
+
+// Several algorithms in one node: the litecoind/scrypt pool and the monerod/RandomX pool side by
+// side, each on its own port, both mined at once (otedama mine for each), both paying out.
+TEST(MoneroE2E, OneNodeServesLitecoinAndMonero) {
+  TempDir dir;
+  LitecoindOptions lo;
+  lo.mweb = false;
+  Litecoind ltc(lo);
+  ltc.cli({"createwallet", "pool"});
+  std::string ltc_payout = ltc.cli({"getnewaddress", "", "bech32"});
+  ltc.cli({"generatetoaddress", "1", ltc_payout});
+  Monerod xmr({.fixed_difficulty = 30});
+  Ports n;
+  uint16_t ltc_port = free_port();
+  std::string cfg = monero_config(n, xmr, kMoneroTestAddress);
+  // The single pool: section becomes the second item of pools:, after a litecoin pool.
+  std::string pool_block = cfg.substr(cfg.find("pool:\n"), cfg.find("api:") - cfg.find("pool:\n"));
+  std::string monero_item;
+  std::istringstream lines(pool_block.substr(6));
+  for (std::string l; std::getline(lines, l);) monero_item += (monero_item.empty() ? "  - " : "    ") + l.substr(2) + "\n";
+  std::string pools = "pools:\n"
+                      "  - name: ltc\n"
+                      "    coin: litecoin\n"
+                      "    address: \"127.0.0.1:" + std::to_string(ltc_port) + "\"\n"
+                      "    payout_address: \"" + ltc_payout + "\"\n"
+                      "    daemon: {url: \"" + ltc.rpc_url() + "\", cookie_file: \"" + ltc.cookie_path() + "\"}\n"
+                      "    difficulty: {initial: 0.01, min: 0.0001, target_share_time: 2s}\n" +
+                      monero_item;
+  cfg.replace(cfg.find("pool:\n"), pool_block.size(), pools);
+  Process otedama({kBin, "serve", "--config", dir.file("pools.yaml", cfg)}, dir.path());
+  ASSERT_TRUE(eventually([&] { return ready(n); }, std::chrono::seconds(30))) << otedama.err() << "\n" << cfg;
+
+  int ltc_start = std::stoi(ltc.cli({"getblockcount"}));
+  uint64_t xmr_start = xmr.height();
+  Process ltc_miner({kBin, "mine", "--url", "stratum+tcp://127.0.0.1:" + std::to_string(ltc_port), "--user",
+                     ltc_payout + ".multi", "--algo", "scrypt", "--threads", "1", "--report", "1"},
+                    dir.path());
+  Process xmr_miner({kBin, "mine", "--url", "stratum+tcp://127.0.0.1:" + std::to_string(n.stratum), "--user",
+                     std::string(kMoneroTestAddress) + ".multi", "--algo", "randomx", "--randomx-mode", "light",
+                     "--threads", "1", "--report", "1"},
+                    dir.path());
+  bool both = eventually([&] { return std::stoi(ltc.cli({"getblockcount"})) >= ltc_start + 2 && xmr.height() >= xmr_start + 2; },
+                         std::chrono::seconds(180), std::chrono::milliseconds(500));
+  ltc_miner.signal(SIGINT);
+  xmr_miner.signal(SIGINT);
+  ASSERT_TRUE(both) << "litecoin " << ltc.cli({"getblockcount"}) << " (from " << ltc_start << "), monero "
+                    << xmr.height() << " (from " << xmr_start << ")\n" << otedama.err().substr(0, 10000);
+  EXPECT_GE(metric(n, R"(otedama_blocks_accepted_total\{[^}]*coin="litecoin"[^}]*\})"), 2);
+  EXPECT_GE(metric(n, R"(otedama_blocks_accepted_total\{[^}]*coin="monero"[^}]*\})"), 2);
+  // Each daemon's tip pays its own pool's address.
+  json tip = json::parse(ltc.cli({"getblock", ltc.cli({"getbestblockhash"}), "2"}));
+  EXPECT_EQ(tip["tx"][0]["vout"][0]["scriptPubKey"]["addresses"][0], ltc_payout);
+  auto stats = json::parse(http::get("http://127.0.0.1:" + std::to_string(n.api) + "/api/stats").body);
+  EXPECT_NE(stats.dump().find("litecoin"), std::string::npos) << stats.dump();
+  EXPECT_NE(stats.dump().find("monero"), std::string::npos) << stats.dump();
 }
 
 }  // namespace
