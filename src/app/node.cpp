@@ -16,6 +16,7 @@
 #include "monitor/monitor.h"
 #include "pool/pool.h"
 #include "stats/stats.h"
+#include "store/store.h"
 
 namespace otedama::app {
 
@@ -114,11 +115,14 @@ class BuiltinMiner {
   std::thread thread_;
 };
 
-// The built-in miner's settings: this node's first Bitcoin-family pool, paying its payout address.
+// The built-in miner's settings: this node's first Bitcoin-family pool (else its first Monero
+// pool, mined with RandomX over Monero-style Stratum), paying its payout address.
 std::optional<miner::MinerConfig> builtin_miner_config(const config::Config& c) {
   const config::PoolConfig* target = nullptr;
   for (const auto& p : c.pools)
-    if (p.enable && (p.coin == "bitcoin" || p.coin == "litecoin") && p.daemon.configured()) target = &p;
+    if (!target && p.enable && (p.coin == "bitcoin" || p.coin == "litecoin") && p.daemon.configured()) target = &p;
+  for (const auto& p : c.pools)
+    if (!target && p.enable && p.coin == "monero" && p.daemon.configured()) target = &p;
   if (!target || target->payout_address.empty()) return std::nullopt;
   miner::MinerConfig mc;
   std::string host = target->address.host == "0.0.0.0" || target->address.host == "::" ? "127.0.0.1" : target->address.host;
@@ -157,6 +161,101 @@ int serve(const config::Config& c, const std::vector<std::string>& warnings) {
   monitor::Components components;
   monitor::register_process_metrics(metrics());
   api::NodeInfo node{&c, &components, std::chrono::steady_clock::now()};
+
+  // ---- accounting wiring (begin) -------------------------------------------------------------
+  // The store and the pools' ledger (pool::Accounting): declared before `pools` so that it
+  // outlives them (its destructor writes what is left and closes the store). The API's blocks,
+  // payments and balances come from the store.
+  std::unique_ptr<pool::Accounting> accounting;
+  std::map<std::string, std::string> pool_of_coin;  // coin -> the first enabled pool's name
+  for (const auto& p : c.pools)
+    if (p.enable && !p.coin.empty()) pool_of_coin.emplace(p.coin, p.name);
+  if (!pool_of_coin.empty()) {
+    try {
+      accounting = std::make_unique<pool::Accounting>(c);
+    } catch (const std::exception& e) {
+      spdlog::error("storage: {}", e.what());
+      return kExitUsage;
+    }
+    accounting->start();
+    store::Store* db = &accounting->store();
+    auto coins_for = [pool_of_coin](const std::string& coin) {
+      std::vector<std::string> out;
+      for (const auto& [k, v] : pool_of_coin)
+        if (coin.empty() || coin == k) out.push_back(k);
+      return out;
+    };
+    auto atomic_per_coin = [](const std::string& coin) { return coin == "monero" ? 1e12 : 1e8; };
+    node.data.blocks = [db, coins_for, atomic_per_coin, pool_of_coin](const std::string& coin, size_t offset,
+                                                                      size_t limit) {
+      std::vector<store::Block> all;
+      for (const auto& k : coins_for(coin)) {
+        auto b = db->blocks(k, std::nullopt, std::numeric_limits<uint32_t>::max());
+        all.insert(all.end(), b.begin(), b.end());
+      }
+      std::stable_sort(all.begin(), all.end(), [](const auto& a, const auto& b) { return a.time_ms > b.time_ms; });
+      // What the pools reported live (difficulty, effort, worker) joins the stored record.
+      std::map<std::string, stats::Block> live;
+      for (auto& b : stats::collector().blocks("", coin, 0, 1000).blocks) live[b.hash] = b;
+      stats::BlockPage page;
+      page.total = all.size();
+      for (size_t i = offset; i < all.size() && page.blocks.size() < limit; ++i) {
+        const auto& b = all[i];
+        stats::Block v;
+        if (auto it = live.find(b.hash); it != live.end()) v = it->second;
+        v.pool = pool_of_coin.at(b.coin);
+        v.coin = b.coin;
+        v.height = uint64_t(b.height);
+        v.hash = b.hash;
+        if (v.miner.empty()) v.miner = b.finder;
+        // The API's statuses: a stored pending block shows what the pool saw of its submission
+        // (submitted/accepted/rejected), or accepted once the daemon counts confirmations.
+        if (b.status != store::BlockStatus::pending) v.status = store::to_string(b.status);
+        else if (b.confirmations > 0) v.status = "accepted";
+        else if (!live.count(b.hash)) v.status = "submitted";
+        v.reward = double(b.reward) / atomic_per_coin(b.coin);
+        v.time = stats::Clock::time_point(std::chrono::milliseconds(b.time_ms));
+        page.blocks.push_back(std::move(v));
+      }
+      return page;
+    };
+    node.data.payments = [db, coins_for, atomic_per_coin, pool_of_coin](const std::string& coin,
+                                                                        const std::string& address, size_t offset,
+                                                                        size_t limit) {
+      std::vector<stats::Payment> all;  // one row per output of a signed, broadcast or confirmed payment
+      for (const auto& k : coins_for(coin))
+        for (const auto& p : db->payments(k, std::nullopt)) {
+          if (p.txid.empty() || p.state == store::PaymentState::failed) continue;
+          for (const auto& o : p.outputs) {
+            if (!address.empty() && o.address != address && o.account != address) continue;
+            stats::Payment v;
+            v.pool = pool_of_coin.at(k);
+            v.coin = k;
+            v.address = o.address;
+            v.amount = double(o.amount) / atomic_per_coin(k);
+            v.txid = p.txid;
+            v.time = stats::Clock::time_point(std::chrono::milliseconds(p.updated_ms));
+            all.push_back(std::move(v));
+          }
+        }
+      std::stable_sort(all.begin(), all.end(), [](const auto& a, const auto& b) { return a.time > b.time; });
+      api::PaymentPage page;
+      page.total = all.size();
+      for (size_t i = offset; i < all.size() && page.payments.size() < limit; ++i) page.payments.push_back(all[i]);
+      return page;
+    };
+    node.data.balances = [db, coins_for, atomic_per_coin](const std::string& address, const std::string& coin) {
+      std::vector<api::Balance> out;
+      for (const auto& k : coins_for(coin)) {
+        auto b = db->balance(k, address);
+        if (!b.pending && !b.payable && !b.reserved && !b.paid) continue;
+        double f = atomic_per_coin(k);
+        out.push_back({k, double(b.payable + b.reserved) / f, double(b.pending) / f, double(b.paid) / f});
+      }
+      return out;
+    };
+  }
+  // ---- accounting wiring (end) ---------------------------------------------------------------
 
   std::vector<std::unique_ptr<pool::Pool>> pools;
   std::vector<Listener> listeners;
@@ -260,9 +359,10 @@ int serve(const config::Config& c, const std::vector<std::string>& warnings) {
     } else if (p.coin == "bitcoin" || p.coin == "litecoin" || p.coin == "monero") {
       std::unique_ptr<pool::Pool> pp;
       try {
-        pp = pool::make_pool(io, p, [&components, component](bool ready, const std::string& detail) {
-          components.set(component, ready, detail);
-        });
+        pp = pool::make_pool(
+            io, p,
+            [&components, component](bool ready, const std::string& detail) { components.set(component, ready, detail); },
+            accounting ? accounting->ledger() : nullptr);  // accounting wiring
         pp->start();
       } catch (const std::exception& e) {
         spdlog::error("pool {}: {}", p.name, e.what());  // start() names the config key

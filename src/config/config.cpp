@@ -318,7 +318,7 @@ class Section {
 
 const std::vector<std::string> kPoolKeys = {"name", "enable", "address", "max_connections", "fee_percentage",
                                             "rewards", "coin", "algorithm", "payout_address", "daemon",
-                                            "tls_address", "tls_cert", "tls_key", "difficulty", "nicehash", "randomx_mode"};
+                                            "tls_address", "tls_cert", "tls_key", "difficulty", "nicehash", "randomx_mode", "payouts"};
 
 void read_pool(const Section& s, PoolConfig& p) {
   s.string("name", p.name);
@@ -403,6 +403,24 @@ void read_pool(const Section& s, PoolConfig& p) {
   s.choice("randomx_mode", p.randomx_mode, {"auto", "fast", "light"});
   if (s.has("randomx_mode") && !p.coin.empty() && p.coin != "monero")
     s.bad("randomx_mode", "only a RandomX pool (coin: monero) checks shares with RandomX");
+
+  auto po = s.section("payouts", {"enabled", "interval", "minimum", "wallet", "wallet_url"});
+  po.boolean("enabled", p.payouts.enabled);
+  po.duration("interval", p.payouts.interval, std::chrono::seconds(1), std::chrono::days(30));
+  po.number("minimum", p.payouts.minimum, 0, 21e6, true);
+  po.string("wallet", p.payouts.wallet);
+  if (p.payouts.wallet.find_first_of("/?#% ") != std::string::npos)
+    po.bad("wallet", "a wallet name cannot contain '/', '?', '#', '%' or spaces");
+  std::string wurl;
+  if (po.scalar("wallet_url", wurl, "a URL")) {
+    if (wurl.rfind("http://", 0) != 0)
+      po.bad("wallet_url", "expected monero-wallet-rpc's http:// URL such as http://127.0.0.1:18083, got '" + wurl + "'");
+    else if (!p.coin.empty() && p.coin != "monero")
+      po.bad("wallet_url", "only Monero pays through a separate wallet RPC; Bitcoin-family pools use the daemon's "
+                           "wallet (payouts.wallet)");
+    else
+      p.payouts.wallet_url = wurl;
+  }
 }
 
 // Sets root[path...] = value (parsed as YAML, so 'true', '4h', '[a, b]' keep their types).

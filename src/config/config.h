@@ -73,6 +73,15 @@ struct PoolConfig {
   // RandomX share checks: fast (2 GiB dataset, ~5 ms a hash), light (256 MiB, ~30 ms), or auto:
   // fast when the machine has the memory, light meanwhile and otherwise.
   std::string randomx_mode = "auto";
+  // Payouts through the coin's wallet (pool.payouts): every `interval`, each account whose
+  // payable balance reaches `minimum` (in coins) is paid in one batched transaction.
+  struct Payouts {
+    bool enabled = true;
+    Duration interval = std::chrono::minutes(10);
+    double minimum = 0.01;  // coins
+    std::string wallet;     // litecoind/bitcoind wallet name; "" = the daemon's only loaded wallet
+    std::string wallet_url; // Monero: monero-wallet-rpc's http://host:port (payouts need it)
+  } payouts;
 };
 
 struct User {

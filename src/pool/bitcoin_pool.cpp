@@ -12,6 +12,7 @@
 
 #include "chain/chain.h"
 #include "crypto/crypto.h"
+#include "pool/ledger.h"
 #include "pool/pool.h"
 #include "pool/stats_feed.h"
 #include "stratum/stratum.h"
@@ -43,6 +44,7 @@ struct BitcoinPool::Impl : stratum::Handler, std::enable_shared_from_this<Impl> 
   asio::io_context& io;
   config::PoolConfig cfg;
   StatusCallback status;
+  std::shared_ptr<Ledger> ledger;  // accounting (null: shares and blocks are not recorded)
   chain::Coin coin;
   U256 diff1;
   bool scrypt;
@@ -75,7 +77,8 @@ struct BitcoinPool::Impl : stratum::Handler, std::enable_shared_from_this<Impl> 
   Counter *blocks_found, *blocks_accepted, *blocks_rejected;
   Histogram* check_seconds;
 
-  Impl(asio::io_context& io_, const config::PoolConfig& c, StatusCallback s) : io(io_), cfg(c), status(std::move(s)) {
+  Impl(asio::io_context& io_, const config::PoolConfig& c, StatusCallback s, std::shared_ptr<Ledger> l)
+      : io(io_), cfg(c), status(std::move(s)), ledger(std::move(l)) {
     if (cfg.coin != "bitcoin" && cfg.coin != "litecoin")
       throw std::invalid_argument("pool '" + cfg.name + "': coin '" + cfg.coin + "' is not a Bitcoin-family coin");
     if (!cfg.daemon.configured()) throw std::invalid_argument("pool '" + cfg.name + "': no coin daemon configured");
@@ -229,6 +232,11 @@ struct BitcoinPool::Impl : stratum::Handler, std::enable_shared_from_this<Impl> 
       snap.height = tpl->height;
       snap.network_difficulty = netdiff;
     }
+    if (ledger) {  // accounting: PPS share value and the PPLNS window's size
+      int64_t fees = 0;
+      for (const auto& t : tpl->transactions) fees += t.fee;
+      ledger->set_network(cfg.coin, netdiff, tpl->coinbase_value - fees, fees);
+    }
     asio::post(io, [self = shared_from_this(), job = std::move(job)]() mutable {
       job.id = self->next_job_id();
       self->current = job;
@@ -278,6 +286,7 @@ struct BitcoinPool::Impl : stratum::Handler, std::enable_shared_from_this<Impl> 
       return stratum::ShareResult::rejected(stratum::error::low_difficulty, "low difficulty share", measured);
     }
     bool block = value <= ctx->job.target;
+    if (ledger) ledger->share(cfg.coin, share.worker, share.difficulty, ctx->job.height, block);  // accounting
     if (block) submit_block(share.job.context, header, share);
     shares_valid->inc();
     feed_share(cfg.name, share.worker, share.difficulty, stats::ShareResult::valid);
@@ -314,6 +323,7 @@ struct BitcoinPool::Impl : stratum::Handler, std::enable_shared_from_this<Impl> 
     feed_block(cfg.name, cfg.coin, ctx->job.height, hash, worker, difficulty_from_target(ctx->job.target, diff1));
     spdlog::info("pool {}: share from {} meets the network target: block {} at height {}", cfg.name, worker, hash,
                  ctx->job.height);
+    if (ledger) ledger->block({cfg.coin, int64_t(ctx->job.height), hash, ctx->tpl->coinbase_value, worker, unix_ms()});
     {
       std::lock_guard lock(submit_mutex);
       submits.push_front([this, block = std::move(block), hash, height = ctx->job.height] {
@@ -387,8 +397,9 @@ struct BitcoinPool::Impl : stratum::Handler, std::enable_shared_from_this<Impl> 
   }
 };
 
-BitcoinPool::BitcoinPool(asio::io_context& io, const config::PoolConfig& config, StatusCallback status)
-    : impl_(std::make_shared<Impl>(io, config, std::move(status))) {}
+BitcoinPool::BitcoinPool(asio::io_context& io, const config::PoolConfig& config, StatusCallback status,
+                         std::shared_ptr<Ledger> ledger)
+    : impl_(std::make_shared<Impl>(io, config, std::move(status), std::move(ledger))) {}
 
 BitcoinPool::~BitcoinPool() { stop(); }
 

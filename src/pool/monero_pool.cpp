@@ -20,6 +20,7 @@
 #include "chain/chain.h"
 #include "crypto/crypto.h"
 #include "crypto/randomx.h"
+#include "pool/ledger.h"
 #include "pool/pool.h"
 #include "pool/stats_feed.h"
 #include "stratum/stratum.h"
@@ -65,6 +66,7 @@ struct MoneroPool::Impl : stratum::Handler, std::enable_shared_from_this<Impl> {
   asio::io_context& io;
   config::PoolConfig cfg;
   StatusCallback status;
+  std::shared_ptr<Ledger> ledger;  // accounting (null: shares and blocks are not recorded)
   std::unique_ptr<stratum::Server> server;
   std::unique_ptr<xmr::RpcClient> rpc, submit_rpc;
   VardiffConfig vardiff_cfg;
@@ -103,7 +105,8 @@ struct MoneroPool::Impl : stratum::Handler, std::enable_shared_from_this<Impl> {
   Gauge* queue_depth;
   Gauge* fast_ready;
 
-  Impl(asio::io_context& io_, const config::PoolConfig& c, StatusCallback s) : io(io_), cfg(c), status(std::move(s)) {
+  Impl(asio::io_context& io_, const config::PoolConfig& c, StatusCallback s, std::shared_ptr<Ledger> l)
+      : io(io_), cfg(c), status(std::move(s)), ledger(std::move(l)) {
     if (cfg.coin != "monero") throw std::invalid_argument("pool '" + cfg.name + "': coin '" + cfg.coin + "' is not Monero");
     if (!cfg.daemon.configured()) throw std::invalid_argument("pool '" + cfg.name + "': no coin daemon configured");
     xmr::RpcOptions ro;
@@ -274,6 +277,8 @@ struct MoneroPool::Impl : stratum::Handler, std::enable_shared_from_this<Impl> {
       snap.height = tpl->height;
       snap.network_difficulty = tpl->difficulty.to_double();
     }
+    // accounting: expected_reward includes the fees; it serves as the PPS and FPPS value
+    if (ledger) ledger->set_network(cfg.coin, tpl->difficulty.to_double(), int64_t(tpl->expected_reward), 0);
     asio::post(io, [self = shared_from_this(), tpl = std::move(tpl), clean] {
       self->current = tpl;
       double now = seconds_now();
@@ -393,6 +398,8 @@ struct MoneroPool::Impl : stratum::Handler, std::enable_shared_from_this<Impl> {
       return done(stratum::ShareResult::rejected(stratum::error::low_difficulty, "Low difficulty share", measured));
     }
     bool block = xmr::hash_meets_difficulty(pow, ctx.tpl->difficulty);
+    if (ledger)  // accounting
+      ledger->share(cfg.coin, share.worker, double(share.job->difficulty), int64_t(ctx.tpl->height), block);
     if (block) submit_block(ctx, share);
     shares_valid->inc();
     feed_share(cfg.name, share.worker, double(share.job->difficulty), stats::ShareResult::valid);
@@ -450,6 +457,7 @@ struct MoneroPool::Impl : stratum::Handler, std::enable_shared_from_this<Impl> {
     spdlog::info("pool {}: share from {} meets the network target: block {} at height {}", cfg.name, share.worker,
                  hash, height);
     feed_block(cfg.name, cfg.coin, height, hash, share.worker, ctx.tpl->difficulty.to_double());
+    if (ledger) ledger->block({cfg.coin, int64_t(height), hash, int64_t(ctx.tpl->expected_reward), share.worker, unix_ms()});
     {
       std::lock_guard lock(submit_mutex);
       submits.push_front([this, block = std::move(block), hash, height] {
@@ -522,8 +530,9 @@ struct MoneroPool::Impl : stratum::Handler, std::enable_shared_from_this<Impl> {
   }
 };
 
-MoneroPool::MoneroPool(asio::io_context& io, const config::PoolConfig& config, StatusCallback status)
-    : impl_(std::make_shared<Impl>(io, config, std::move(status))) {}
+MoneroPool::MoneroPool(asio::io_context& io, const config::PoolConfig& config, StatusCallback status,
+                       std::shared_ptr<Ledger> ledger)
+    : impl_(std::make_shared<Impl>(io, config, std::move(status), std::move(ledger))) {}
 
 MoneroPool::~MoneroPool() { stop(); }
 
@@ -571,10 +580,11 @@ PoolSnapshot MoneroPool::snapshot() const {
   return impl_->snap;
 }
 
-std::unique_ptr<Pool> make_pool(asio::io_context& io, const config::PoolConfig& config, StatusCallback status) {
+std::unique_ptr<Pool> make_pool(asio::io_context& io, const config::PoolConfig& config, StatusCallback status,
+                                std::shared_ptr<Ledger> ledger) {
   if (config.coin == "bitcoin" || config.coin == "litecoin")
-    return std::make_unique<BitcoinPool>(io, config, std::move(status));
-  if (config.coin == "monero") return std::make_unique<MoneroPool>(io, config, std::move(status));
+    return std::make_unique<BitcoinPool>(io, config, std::move(status), std::move(ledger));
+  if (config.coin == "monero") return std::make_unique<MoneroPool>(io, config, std::move(status), std::move(ledger));
   throw std::invalid_argument("pool '" + config.name + "': no pool serves coin '" + config.coin + "'");
 }
 

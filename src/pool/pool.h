@@ -14,8 +14,13 @@
 namespace boost::asio {
 class io_context;
 }
+namespace otedama::store {
+class Store;
+}
 
 namespace otedama::pool {
+
+class Ledger;  // the pools' accounting (internal: pool/ledger.h)
 
 // Readiness reports: (ready, what it is doing or why it is not ready). Called from any thread.
 using StatusCallback = std::function<void(bool ready, const std::string& detail)>;
@@ -46,13 +51,44 @@ class Pool {
 
 // The pool for the config's coin (bitcoin, litecoin: BitcoinPool; monero: MoneroPool).
 // Throws std::invalid_argument for a coin no pool serves or a config it cannot serve.
-std::unique_ptr<Pool> make_pool(boost::asio::io_context& io, const config::PoolConfig& config, StatusCallback status);
+// With a ledger (Accounting::ledger()), accepted shares and found blocks are accounted.
+std::unique_ptr<Pool> make_pool(boost::asio::io_context& io, const config::PoolConfig& config, StatusCallback status,
+                                std::shared_ptr<Ledger> ledger = nullptr);
+
+// The node's accounting (docs/storage.md, docs/operations.md): the store, one reward window per
+// coin rebuilt from the stored shares (the ledger the pools feed), and one accounting thread
+// that writes found blocks and PPS credits, follows each pending block on its daemon (confirmed
+// after coinbase maturity, orphaned blocks reversed) and, with pool.payouts.enabled, pays payable
+// balances through the coin's wallet every interval (the daemon's wallet for the Bitcoin family,
+// monero-wallet-rpc at payouts.wallet_url for Monero).
+class Accounting {
+ public:
+  // Opens store::open(store::options_from_config(config)). Throws store::StoreError (with the
+  // path or DSN) or std::invalid_argument for a pool config it cannot account.
+  explicit Accounting(const config::Config& config);
+  Accounting(const config::Config& config, std::shared_ptr<store::Store> store);
+  ~Accounting();  // stop()
+  Accounting(const Accounting&) = delete;
+  Accounting& operator=(const Accounting&) = delete;
+
+  void start();  // the accounting thread
+  // Stops the thread, writes what the ledger holds and closes the store (after the pools stopped).
+  void stop();
+  store::Store& store();
+  std::shared_ptr<Ledger> ledger() const;
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
 
 // A Bitcoin-family pool (bitcoin: sha256d, litecoin: scrypt) fed by a Bitcoin-Core-style daemon.
 class BitcoinPool final : public Pool {
  public:
   // Throws std::invalid_argument for a pool config it cannot serve (no daemon, wrong coin).
-  BitcoinPool(boost::asio::io_context& io, const config::PoolConfig& config, StatusCallback status);
+  BitcoinPool(boost::asio::io_context& io, const config::PoolConfig& config, StatusCallback status,
+              std::shared_ptr<Ledger> ledger = nullptr);
   ~BitcoinPool();
   BitcoinPool(const BitcoinPool&) = delete;
   BitcoinPool& operator=(const BitcoinPool&) = delete;
@@ -76,7 +112,8 @@ class BitcoinPool final : public Pool {
 class MoneroPool final : public Pool {
  public:
   // Throws std::invalid_argument for a pool config it cannot serve.
-  MoneroPool(boost::asio::io_context& io, const config::PoolConfig& config, StatusCallback status);
+  MoneroPool(boost::asio::io_context& io, const config::PoolConfig& config, StatusCallback status,
+             std::shared_ptr<Ledger> ledger = nullptr);
   ~MoneroPool();
   MoneroPool(const MoneroPool&) = delete;
   MoneroPool& operator=(const MoneroPool&) = delete;
