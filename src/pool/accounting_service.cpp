@@ -44,6 +44,8 @@ struct Accounting::Impl {
     steady::duration payout_interval{};
     steady::time_point next_poll{}, next_payout{};
     std::string last_poll_error;
+    Gauge* pending_amount = nullptr;  // payable + reserved, in coins
+    Gauge* last_success = nullptr;    // unix seconds of the newest broadcast or confirmed payment
   };
 
   std::shared_ptr<store::Store> store;
@@ -102,8 +104,41 @@ struct Accounting::Impl {
           job.payout_interval = std::chrono::duration_cast<steady::duration>(p.payouts.interval);
         }
       }
+      job.pending_amount = &metrics().gauge("otedama_payouts_pending_amount",
+                                            "Balances owed to miners and not yet paid (payable + in a payment), in coins.",
+                                            {{"coin", job.coin}});
+      job.last_success = &metrics().gauge("otedama_payouts_last_success_timestamp_seconds",
+                                          "When the newest payment was broadcast or confirmed (unix seconds).",
+                                          {{"coin", job.coin}});
       jobs.push_back(std::move(job));
     }
+    m_queued = &metrics().gauge("otedama_store_queued_shares", "Shares waiting for the store's writer.");
+    m_recorded = &metrics().gauge("otedama_store_recorded_shares", "Shares handed to the store since start.");
+    m_durable = &metrics().gauge("otedama_store_durable_shares", "Shares committed to the store since start.");
+    m_batches = &metrics().gauge("otedama_store_batches", "Group commits since start.");
+    m_failures = &metrics().gauge("otedama_store_write_failures", "Failed batch writes since start (retried).");
+  }
+
+  Gauge *m_queued = nullptr, *m_recorded = nullptr, *m_durable = nullptr, *m_batches = nullptr, *m_failures = nullptr;
+
+  // Payout and database figures for /metrics (the alert rules in deploy/monitoring use them).
+  void export_metrics(CoinJob& job) {
+    double unit = job.coin == "monero" ? 1e12 : 1e8;
+    store::Amount owed = 0;
+    for (const auto& b : store->balances(job.coin)) owed += b.payable + b.reserved;
+    job.pending_amount->set(double(owed) / unit);
+    int64_t last = 0;
+    for (auto state : {store::PaymentState::broadcast, store::PaymentState::confirmed})
+      for (const auto& p : store->payments(job.coin, state)) last = std::max(last, p.updated_ms);
+    job.last_success->set(double(last) / 1000.0);
+  }
+  void export_store_metrics() {
+    auto ws = store->writer_stats();
+    m_queued->set(double(ws.queued));
+    m_recorded->set(double(ws.recorded));
+    m_durable->set(double(ws.durable));
+    m_batches->set(double(ws.batches));
+    m_failures->set(double(ws.failures));
   }
 
   void run() {
@@ -116,6 +151,7 @@ struct Accounting::Impl {
       }
       next_flush = steady::now() + kFlushInterval;
       ledger->flush();
+      export_store_metrics();
       for (auto& job : jobs) {
         auto now = steady::now();
         if (now >= job.next_poll) {
@@ -125,6 +161,7 @@ struct Accounting::Impl {
             if (pass.error != job.last_poll_error && !pass.error.empty())
               spdlog::warn("accounting {}: block status waits for the daemon: {}", job.coin, pass.error);
             job.last_poll_error = pass.error;
+            export_metrics(job);
           } catch (const std::exception& e) {
             spdlog::error("accounting {}: block status: {}", job.coin, e.what());
           }
@@ -133,6 +170,7 @@ struct Accounting::Impl {
           job.next_payout = now + job.payout_interval;
           try {
             job.payouts->run_once();
+            export_metrics(job);
           } catch (const std::exception& e) {
             spdlog::error("payouts {}: {}", job.coin, e.what());
           }

@@ -7,6 +7,8 @@
 // and payments from the store.
 #include <gtest/gtest.h>
 
+#include <regex>
+
 #include <algorithm>
 #include <cmath>
 #include <nlohmann/json.hpp>
@@ -28,7 +30,7 @@ namespace {
 const std::string kBin = OTEDAMA_BIN;
 
 struct Ports {
-  uint16_t stratum = free_port(), api = free_port(), health = free_port();
+  uint16_t stratum = free_port(), api = free_port(), health = free_port(), metrics = free_port();
 };
 
 std::string node_config(const Ports& n, const Litecoind& ltc, const std::string& payout, const TempDir& dir) {
@@ -46,7 +48,7 @@ std::string node_config(const Ports& n, const Litecoind& ltc, const std::string&
          "  payouts: {enabled: true, interval: 1s, minimum: 0.001, wallet: pool}\n"
          "api: {address: \"127.0.0.1:" + std::to_string(n.api) + "\", rate_limit: {enabled: false}}\n"
          "monitoring:\n"
-         "  metrics: {enabled: false}\n"
+         "  metrics: {address: \"127.0.0.1:" + std::to_string(n.metrics) + "\"}\n"
          "  health: {address: \"127.0.0.1:" + std::to_string(n.health) + "\"}\n";
 }
 
@@ -130,6 +132,15 @@ TEST(AccountingE2E, SharesBlocksPplnsCreditsMaturityAndOnePayoutPerMiner) {
   json miner = api(n, "/api/miners/" + bob);
   EXPECT_GT(miner["paid"].get<double>() + miner["balance"].get<double>(), 0) << miner.dump();
   std::this_thread::sleep_for(std::chrono::seconds(3));  // more payout intervals: nothing is paid twice
+  // Payout and database figures on /metrics (what deploy/monitoring's alerts read).
+  std::string metrics = http::get("http://127.0.0.1:" + std::to_string(n.metrics) + "/metrics").body;
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(metrics, m, std::regex(R"(otedama_payouts_last_success_timestamp_seconds\{coin="litecoin"\} ([0-9.e+]+))")))
+      << metrics;
+  EXPECT_GT(std::stod(m[1]), 1.7e9);  // a unix time
+  ASSERT_TRUE(std::regex_search(metrics, m, std::regex(R"(otedama_store_durable_shares ([0-9.e+]+))")));
+  EXPECT_GT(std::stod(m[1]), 0);
+  EXPECT_NE(metrics.find("otedama_payouts_pending_amount{coin=\"litecoin\"}"), std::string::npos);
   node.signal(SIGTERM);
   EXPECT_EQ(node.wait(std::chrono::seconds(15)), 0) << node.err();
 
