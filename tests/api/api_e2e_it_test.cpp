@@ -129,7 +129,7 @@ TEST(ApiE2E, EndpointsWithRealSharesAndBlocks) {
   EXPECT_EQ(get_json(api + "/api/blocks?coin=litecoin&page=1&limit=1")["blocks"].size(), 1u);
   EXPECT_EQ(http::get(api + "/api/blocks?coin=monero").status, 400u);
 
-  // The miner's page, payments (none: this node has no payout store yet).
+  // The miner's page, payments (none: no block has matured yet; tests/app/accounting_e2e_it_test.cpp pays).
   json m = get_json(api + "/api/miners/" + payout);
   EXPECT_EQ(m["address"], payout);
   EXPECT_EQ(m["workers"].size(), 1u);
