@@ -286,7 +286,7 @@ struct BitcoinPool::Impl : stratum::Handler, std::enable_shared_from_this<Impl> 
       return stratum::ShareResult::rejected(stratum::error::low_difficulty, "low difficulty share", measured);
     }
     bool block = value <= ctx->job.target;
-    if (ledger) ledger->share(cfg.coin, share.worker, share.difficulty, ctx->job.height, block);  // accounting
+    uint64_t seq = ledger ? ledger->share(cfg.coin, share.worker, share.difficulty, ctx->job.height, block) : 0;
     if (block) submit_block(share.job.context, header, share);
     shares_valid->inc();
     feed_share(cfg.name, share.worker, share.difficulty, stats::ShareResult::valid);
@@ -300,7 +300,10 @@ struct BitcoinPool::Impl : stratum::Handler, std::enable_shared_from_this<Impl> 
         resend_current(session);
       }
     }
-    return stratum::ShareResult::accepted(measured, block);
+    auto result = stratum::ShareResult::accepted(measured, block);
+    if (seq)  // the miner hears "true" only once the share is on disk (docs/operations.md)
+      result.defer_ack = [ledger = ledger, seq](std::function<void()> reply) { ledger->on_durable(seq, std::move(reply)); };
+    return result;
   }
 
   // Fresh work right after a vardiff change, so the new difficulty applies at once.

@@ -87,10 +87,15 @@ Ledger::Line* Ledger::line(const std::string& coin) {
   return it == lines_.end() ? nullptr : it->second.get();
 }
 
-void Ledger::share(const std::string& coin, std::string_view login, double stratum_difficulty, int64_t height,
-                   bool block_candidate) {
+void Ledger::on_durable(uint64_t seq, std::function<void()> fn) {
+  if (seq == 0) return fn();
+  store_->on_durable(seq, std::move(fn));
+}
+
+uint64_t Ledger::share(const std::string& coin, std::string_view login, double stratum_difficulty, int64_t height,
+                       bool block_candidate) {
   Line* l = line(coin);
-  if (!l) return;
+  if (!l) return 0;
   auto [account, worker] = stats::split_login(login);
   store::Share s;
   s.coin = coin;
@@ -101,12 +106,13 @@ void Ledger::share(const std::string& coin, std::string_view login, double strat
   s.height = height;
   s.block_candidate = block_candidate;
   accounting::Work work;
+  uint64_t seq = 0;
   try {
     work = share_work(l->algorithm, stratum_difficulty);
-    store_->record_share(s);
+    seq = store_->record_share(s);
   } catch (const std::exception& e) {
     spdlog::error("accounting {}: share from '{}' not recorded: {}", coin, login, e.what());
-    return;
+    return 0;
   }
   std::lock_guard lock(l->mutex);
   if (l->window) {
@@ -118,6 +124,7 @@ void Ledger::share(const std::string& coin, std::string_view login, double strat
     if (c.net() > 0) l->pps_accrued[s.account] += c.net();
     ++l->pps_shares;
   }
+  return seq;
 }
 
 void Ledger::set_network(const std::string& coin, double network_difficulty, store::Amount subsidy,

@@ -53,8 +53,11 @@ class Ledger {
   // (PPS/FPPS: accrues its value, written by flush()). O(1), one short per-coin lock.
   // A coin with no accounting line is ignored; a share the store cannot take (empty login,
   // bad difficulty) is logged and dropped.
-  void share(const std::string& coin, std::string_view login, double stratum_difficulty, int64_t height,
-             bool block_candidate);
+  // Returns the store's sequence number of the share (0: not recorded), for on_durable().
+  uint64_t share(const std::string& coin, std::string_view login, double stratum_difficulty, int64_t height,
+                 bool block_candidate);
+  // Runs fn (on the store's writer thread) once share `seq` is on disk; at once for seq 0.
+  void on_durable(uint64_t seq, std::function<void()> fn);
   // The current template: network difficulty in the pool's Stratum units, the block subsidy
   // and the template's transaction fees (atomic units). PPLNS windows follow the difficulty.
   void set_network(const std::string& coin, double network_difficulty, store::Amount subsidy, store::Amount fees);

@@ -398,13 +398,15 @@ struct MoneroPool::Impl : stratum::Handler, std::enable_shared_from_this<Impl> {
       return done(stratum::ShareResult::rejected(stratum::error::low_difficulty, "Low difficulty share", measured));
     }
     bool block = xmr::hash_meets_difficulty(pow, ctx.tpl->difficulty);
-    if (ledger)  // accounting
-      ledger->share(cfg.coin, share.worker, double(share.job->difficulty), int64_t(ctx.tpl->height), block);
+    uint64_t seq =
+        ledger ? ledger->share(cfg.coin, share.worker, double(share.job->difficulty), int64_t(ctx.tpl->height), block) : 0;
     if (block) submit_block(ctx, share);
     shares_valid->inc();
     feed_share(cfg.name, share.worker, double(share.job->difficulty), stats::ShareResult::valid);
     count([](PoolSnapshot& s) { ++s.shares_valid; });
-    done(stratum::ShareResult::accepted(measured, block));
+    // The miner hears "OK" only once the share is on disk (docs/operations.md).
+    if (seq) ledger->on_durable(seq, [done, result = stratum::ShareResult::accepted(measured, block)] { done(result); });
+    else done(stratum::ShareResult::accepted(measured, block));
     // Vardiff on the loop, where the session lives.
     asio::post(io, [self = shared_from_this(), sid, diff = double(share.job->difficulty)] {
       stratum::Session* s = self->server->find(sid);

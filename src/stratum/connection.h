@@ -890,16 +890,31 @@ struct Connection final : Session, std::enable_shared_from_this<Connection> {
     if (closed || closing) return;
     req_id = id;
     req_v2 = v2;
+    if (r.valid && r.defer_ack) {  // e.g. "true" only once the share is durable
+      r.defer_ack([self = shared_from_this(), id = std::move(id), v2, block = r.block_candidate, now] {
+        asio::post(self->server->io, [self, id, v2, block, now] {
+          if (self->closed || self->closing) return;
+          self->req_id = id;
+          self->req_v2 = v2;
+          self->accept_share(block, now);
+        });
+      });
+      return;
+    }
     if (r.valid) {
-      server->m_accepted.inc();
-      if (r.block_candidate) server->m_blocks.inc();
-      reply("true");
-      record_share(now, true);
+      accept_share(r.block_candidate, now);
     } else {
       (r.error_code == error::low_difficulty ? server->m_low_difficulty : server->m_invalid).inc();
       reply_error(r.error_code ? r.error_code : error::other, r.error_message);
       record_share(now, false);
     }
+  }
+
+  void accept_share(bool block_candidate, Clock::time_point now) {
+    server->m_accepted.inc();
+    if (block_candidate) server->m_blocks.inc();
+    reply("true");
+    record_share(now, true);
   }
 
   bool is_authorized(const std::string& worker) const {

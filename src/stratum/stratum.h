@@ -196,10 +196,13 @@ struct ShareResult {
   int error_code = error::low_difficulty;
   std::string error_message;  // empty: the code's usual text
   double share_difficulty = 0;  // measured from the hash, for statistics
+  // Set on an accepted share whose "true" must wait (e.g. until the share is durable in the
+  // store): the server calls defer_ack(reply) and sends the answer when `reply` runs (any thread).
+  std::function<void(std::function<void()> reply)> defer_ack;
 
-  static ShareResult accepted(double measured, bool block = false) { return {true, block, 0, {}, measured}; }
+  static ShareResult accepted(double measured, bool block = false) { return {true, block, 0, {}, measured, {}}; }
   static ShareResult rejected(int code, std::string message, double measured = 0) {
-    return {false, false, code, std::move(message), measured};
+    return {false, false, code, std::move(message), measured, {}};
   }
 };
 
