@@ -15,6 +15,7 @@
 #include "pool/ledger.h"
 #include "pool/pool.h"
 #include "pool/stats_feed.h"
+#include "pool/task_thread.h"
 #include "stratum/stratum.h"
 
 namespace otedama::pool {
@@ -56,15 +57,13 @@ struct BitcoinPool::Impl : stratum::Handler, std::enable_shared_from_this<Impl> 
   std::atomic<const chain::CoinParams*> params{nullptr};
   Bytes payout_script;
 
-  std::thread template_thread, submit_thread;
+  std::thread template_thread;
+  TaskThread submitter;  // block submissions
   std::mutex wake_mutex;
   std::condition_variable wake;
   bool wake_flag = false;
   std::atomic<bool> stopping{false};
 
-  std::mutex submit_mutex;
-  std::condition_variable submit_cv;
-  std::deque<std::function<void()>> submits;
 
   // The loop's view of the current job (for vardiff re-sends).
   stratum::Job current;
@@ -327,47 +326,29 @@ struct BitcoinPool::Impl : stratum::Handler, std::enable_shared_from_this<Impl> 
     spdlog::info("pool {}: share from {} meets the network target: block {} at height {}", cfg.name, worker, hash,
                  ctx->job.height);
     if (ledger) ledger->block({cfg.coin, int64_t(ctx->job.height), hash, ctx->tpl->coinbase_value, worker, unix_ms()});
-    {
-      std::lock_guard lock(submit_mutex);
-      submits.push_front([this, block = std::move(block), hash, height = ctx->job.height] {
-        try {
-          auto reason = rpc->submit_block(block);
-          if (!reason) {
-            blocks_accepted->inc();
-            feed_block_status(cfg.name, hash, "accepted");
-            spdlog::info("pool {}: block {} at height {} accepted by the daemon", cfg.name, hash, height);
-            std::lock_guard lock(snap_mutex);
-            ++snap.blocks_accepted;
-            snap.last_block_hash = hash;
-          } else {
-            blocks_rejected->inc();
-            feed_block_status(cfg.name, hash, "rejected");
-            spdlog::warn("pool {}: block {} rejected by the daemon: {}", cfg.name, hash, *reason);
-          }
-        } catch (const std::exception& e) {
+    submitter.push_front([this, block = std::move(block), hash, height = ctx->job.height] {
+      try {
+        auto reason = rpc->submit_block(block);
+        if (!reason) {
+          blocks_accepted->inc();
+          feed_block_status(cfg.name, hash, "accepted");
+          spdlog::info("pool {}: block {} at height {} accepted by the daemon", cfg.name, hash, height);
+          std::lock_guard lock(snap_mutex);
+          ++snap.blocks_accepted;
+          snap.last_block_hash = hash;
+        } else {
           blocks_rejected->inc();
-          spdlog::error("pool {}: submitblock {} failed: {}", cfg.name, hash, e.what());
+          feed_block_status(cfg.name, hash, "rejected");
+          spdlog::warn("pool {}: block {} rejected by the daemon: {}", cfg.name, hash, *reason);
         }
-        block_notify();
-      });
-    }
-    submit_cv.notify_one();
+      } catch (const std::exception& e) {
+        blocks_rejected->inc();
+        spdlog::error("pool {}: submitblock {} failed: {}", cfg.name, hash, e.what());
+      }
+      block_notify();
+    });
     std::lock_guard lock(snap_mutex);
     ++snap.blocks_found;
-  }
-
-  void submit_loop() {
-    while (true) {
-      std::function<void()> task;
-      {
-        std::unique_lock lock(submit_mutex);
-        submit_cv.wait(lock, [&] { return stopping.load() || !submits.empty(); });
-        if (submits.empty()) return;
-        task = std::move(submits.front());
-        submits.pop_front();
-      }
-      task();
-    }
   }
 
   void on_rejected(stratum::Session& session, int code, std::string_view) override {
@@ -426,16 +407,15 @@ void BitcoinPool::start() {
   i.server->start();
   i.status(false, "waiting for the coin daemon at " + i.cfg.daemon.url);
   i.template_thread = std::thread([&i] { i.template_loop(); });
-  i.submit_thread = std::thread([&i] { i.submit_loop(); });
+  i.submitter.start();
 }
 
 void BitcoinPool::stop() {
   auto& i = *impl_;
   if (i.stopping.exchange(true)) return;
   i.block_notify();
-  i.submit_cv.notify_all();
   if (i.template_thread.joinable()) i.template_thread.join();
-  if (i.submit_thread.joinable()) i.submit_thread.join();
+  i.submitter.stop();
   i.server->stop();
 }
 

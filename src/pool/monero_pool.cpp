@@ -23,6 +23,7 @@
 #include "pool/ledger.h"
 #include "pool/pool.h"
 #include "pool/stats_feed.h"
+#include "pool/task_thread.h"
 #include "stratum/stratum.h"
 
 namespace otedama::pool {
@@ -74,16 +75,14 @@ struct MoneroPool::Impl : stratum::Handler, std::enable_shared_from_this<Impl> {
   crypto::RandomXContexts* contexts = nullptr;
 
   std::atomic<bool> ready{false};  // the payout address was checked against the daemon
-  std::thread template_thread, submit_thread;
+  std::thread template_thread;
+  TaskThread submitter;  // block submissions
   std::vector<std::thread> workers;
   std::mutex wake_mutex;
   std::condition_variable wake;
   bool wake_flag = false;
   std::atomic<bool> stopping{false};
 
-  std::mutex submit_mutex;
-  std::condition_variable submit_cv;
-  std::deque<std::function<void()>> submits;
 
   // Share checks for the worker threads.
   std::mutex check_mutex;
@@ -460,47 +459,29 @@ struct MoneroPool::Impl : stratum::Handler, std::enable_shared_from_this<Impl> {
                  hash, height);
     feed_block(cfg.name, cfg.coin, height, hash, share.worker, ctx.tpl->difficulty.to_double());
     if (ledger) ledger->block({cfg.coin, int64_t(height), hash, int64_t(ctx.tpl->expected_reward), share.worker, unix_ms()});
-    {
-      std::lock_guard lock(submit_mutex);
-      submits.push_front([this, block = std::move(block), hash, height] {
-        try {
-          auto reason = submit_rpc->submit_block(block);
-          if (!reason) {
-            blocks_accepted->inc();
-            feed_block_status(cfg.name, hash, "accepted");
-            spdlog::info("pool {}: block {} at height {} accepted by monerod", cfg.name, hash, height);
-            std::lock_guard lock(snap_mutex);
-            ++snap.blocks_accepted;
-            snap.last_block_hash = hash;
-          } else {
-            blocks_rejected->inc();
-            feed_block_status(cfg.name, hash, "rejected");
-            spdlog::warn("pool {}: block {} rejected by monerod: {}", cfg.name, hash, *reason);
-          }
-        } catch (const std::exception& e) {
+    submitter.push_front([this, block = std::move(block), hash, height] {
+      try {
+        auto reason = submit_rpc->submit_block(block);
+        if (!reason) {
+          blocks_accepted->inc();
+          feed_block_status(cfg.name, hash, "accepted");
+          spdlog::info("pool {}: block {} at height {} accepted by monerod", cfg.name, hash, height);
+          std::lock_guard lock(snap_mutex);
+          ++snap.blocks_accepted;
+          snap.last_block_hash = hash;
+        } else {
           blocks_rejected->inc();
-          spdlog::error("pool {}: submit_block {} failed: {}", cfg.name, hash, e.what());
+          feed_block_status(cfg.name, hash, "rejected");
+          spdlog::warn("pool {}: block {} rejected by monerod: {}", cfg.name, hash, *reason);
         }
-        block_notify();
-      });
-    }
-    submit_cv.notify_one();
+      } catch (const std::exception& e) {
+        blocks_rejected->inc();
+        spdlog::error("pool {}: submit_block {} failed: {}", cfg.name, hash, e.what());
+      }
+      block_notify();
+    });
     std::lock_guard lock(snap_mutex);
     ++snap.blocks_found;
-  }
-
-  void submit_loop() {
-    while (true) {
-      std::function<void()> task;
-      {
-        std::unique_lock lock(submit_mutex);
-        submit_cv.wait(lock, [&] { return stopping.load() || !submits.empty(); });
-        if (submits.empty()) return;
-        task = std::move(submits.front());
-        submits.pop_front();
-      }
-      task();
-    }
   }
 
   void on_rejected(stratum::Session& session, int code, std::string_view) override {
@@ -558,17 +539,16 @@ void MoneroPool::start() {
   unsigned n = std::max(1u, std::thread::hardware_concurrency());
   for (unsigned k = 0; k < n; ++k) i.workers.emplace_back([&i] { i.worker_loop(); });
   i.template_thread = std::thread([&i] { i.template_loop(); });
-  i.submit_thread = std::thread([&i] { i.submit_loop(); });
+  i.submitter.start();
 }
 
 void MoneroPool::stop() {
   auto& i = *impl_;
   if (i.stopping.exchange(true)) return;
   i.block_notify();
-  i.submit_cv.notify_all();
   i.check_cv.notify_all();
   if (i.template_thread.joinable()) i.template_thread.join();
-  if (i.submit_thread.joinable()) i.submit_thread.join();
+  i.submitter.stop();
   for (auto& t : i.workers)
     if (t.joinable()) t.join();
   i.server->stop();
