@@ -1,0 +1,241 @@
+// p2p: the decentralized pool (docs/p2p.md). A share is a full block candidate at the share
+// chain's lower difficulty; its coinbase commits to the share's metadata (ShareInfo) and pays
+// the PPLNS window of the share chain directly, so any share that also meets the coin's target
+// is a block that pays every miner of the window and no node ever holds their money.
+//
+// The share does not carry its coinbase: every node rebuilds it from the ShareInfo, the chain
+// (the window's payouts) and the few bytes the miner chose (extranonce), and checks that the
+// merkle root in the header matches. So "the coinbase pays exactly what the chain prescribes"
+// is a consequence of the header's PoW, and a share message stays a few hundred bytes whatever
+// the number of payees.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "accounting/accounting.h"
+#include "chain/chain.h"
+#include "core/core.h"
+
+namespace otedama::p2p {
+
+using Work = accounting::Work;
+
+// ---- network parameters -------------------------------------------------------------------------
+
+// Everything nodes must agree on. Its hash is the network id: nodes with different parameters
+// never talk (the handshake refuses them), so a test chain never mixes with another.
+struct ChainParams {
+  std::string name = "mainnet";                 // "mainnet", "mini", a test network's name
+  chain::Coin coin = chain::Coin::litecoin;
+  chain::Network network = chain::Network::main;
+  uint32_t share_time = 10;                     // seconds between shares, network-wide
+  uint32_t window = 2160;                       // PPLNS window, in shares (6 h at 10 s)
+  uint32_t retarget_span = 30;                  // shares looked back by the retarget
+  uint32_t max_target_bits = 0x1e0fffff;        // easiest share target (compact)
+  std::optional<uint32_t> block_target_bits;    // test networks: a share is a block only at or below this too
+  uint32_t fee_ppm = 0;                         // the finding node's fee, parts per million (default 0)
+  int64_t min_output = 10000;                   // dust threshold, atoms: smaller payouts are redistributed
+  uint32_t max_outputs = 4000;                  // coinbase payout outputs at most (window must fit)
+  uint32_t max_future_seconds = 60;             // a share's time may run ahead of the receiver's clock this much
+
+  Hash256 id() const;  // sha256d of the serialized parameters
+  // invalid_argument for parameters that cannot work (window > max_outputs - 1, zero share time...).
+  void validate() const;
+  // Parameters for a coin network and a chain name: "mainnet" (10 s), "mini" (10 s, easier
+  // floor), or a test network (any other name on regtest: 1 s shares, trivial floor, and
+  // a block target so that not every share is a block; see docs/p2p.md).
+  static ChainParams for_network(chain::Coin coin, chain::Network network, const std::string& name,
+                                 uint32_t share_time_seconds);
+};
+
+// ---- targets and work --------------------------------------------------------------------------
+
+// Expected hashes for a target: floor(2^256 / (target + 1)), saturated to 2^127.
+Work work_from_target(const U256& target);
+// The target for a work: floor(2^256 / work) - 1, at most U256::max().
+U256 target_from_work(Work work);
+// Bitcoin compact encoding (rounds down, as Core's GetCompact).
+uint32_t to_compact(const U256& target);
+
+// ---- shares --------------------------------------------------------------------------------------
+
+// What the coinbase commits to (an OP_RETURN output "OTDM" || sha256d(ShareInfo || network id)).
+struct ShareInfo {
+  uint32_t version = 1;
+  Hash256 prev_share{};  // zero: the chain's first share
+  uint64_t height = 0;   // share-chain height (0 for the first share)
+  uint32_t bits = 0;     // the share target, compact; must equal the chain's retarget
+  uint32_t time = 0;     // unix seconds
+  Bytes payout_script;   // the finder's payout script (its work is credited to it)
+  Bytes fee_script;      // the finding node's fee output (empty when the network's fee is 0)
+
+  friend bool operator==(const ShareInfo&, const ShareInfo&) = default;
+};
+
+struct Share {
+  ShareInfo info;
+  chain::BlockHeader header;         // the coin header the miner hashed
+  uint32_t coin_height = 0;          // BIP34 height in the coinbase
+  int64_t reward = 0;                // what the payout outputs add up to (template coinbase value)
+  Bytes extranonce;                  // extranonce1 || extranonce2 as mined (at most 64 bytes)
+  std::optional<Bytes> witness_commitment;
+  std::vector<Hash256> merkle_branch;
+  // Block shares only (PoW at or below the coin's target): the block's other transactions,
+  // so that every node can submit the block to its own daemon.
+  // The txids come from the finder's template; a node checks them against the merkle branch, and
+  // its daemon checks the transactions when the block is submitted.
+  std::vector<Hash256> txids;
+  std::vector<Bytes> transactions;
+  std::optional<Bytes> mweb;
+
+  Hash256 hash() const;  // sha256d of the header: the share's id (internal order)
+};
+
+// Serialization (docs/p2p.md). parse_share throws std::invalid_argument on anything malformed
+// or out of bounds (it never allocates more than the input's size).
+Bytes serialize_share(const Share& share);
+Share parse_share(ByteSpan bytes);
+Bytes serialize_share_info(const ShareInfo& info);
+
+// The coinbase tag every share carries after the extranonce.
+inline constexpr std::string_view kCoinbaseTag = "/otedama-p2p/";
+// The commitment output's script: OP_RETURN push36("OTDM" || sha256d(info || network id)).
+Bytes commitment_script(const ShareInfo& info, const Hash256& network_id);
+
+// ---- the window's payouts ----------------------------------------------------------------------
+
+struct WindowShare {
+  const Bytes* script = nullptr;  // payout script
+  Work work = 0;
+};
+
+// The payout outputs a share's coinbase must carry, in order (fee output first when the fee is
+// not 0, then one output per payee sorted by script bytes), before the commitment and the
+// witness commitment. `window` is the window's shares oldest first, the new share last.
+// Rules (docs/p2p.md): weights = each script's work in the window; fee = floor(reward * fee_ppm
+// / 1e6) to info.fee_script; the rest split by accounting::split; payees under min_output are
+// dropped and the split redone over the others (their work still counts for the next blocks);
+// the rounding remainder goes to the payee with the most work (ties: smallest script). No
+// payee left: the finder takes everything but the fee.
+std::vector<chain::TxOut> window_payouts(std::span<const WindowShare> window, int64_t reward, const ShareInfo& info,
+                                         const ChainParams& params);
+
+// The coinbase options of a share: the payouts, then the commitment output; the witness
+// commitment follows (build_coinbase adds it). The pool builds Stratum jobs from these.
+chain::CoinbaseOptions share_coinbase_options(const ShareInfo& info, std::span<const chain::TxOut> payouts,
+                                              const Hash256& network_id, size_t extranonce1_size,
+                                              size_t extranonce2_size);
+// A share's coinbase (non-witness serialization) as the miner hashed it.
+Bytes share_coinbase(const Share& share, std::span<const chain::TxOut> payouts, const Hash256& network_id);
+
+// ---- the share chain -----------------------------------------------------------------------------
+
+struct ShareEntry {
+  Share share;
+  Hash256 hash{};
+  const ShareEntry* parent = nullptr;
+  Work work = 0;        // from info.bits
+  Work chain_work = 0;  // cumulative, this share included
+  bool block = false;   // met the coin's target (and the test network's block target)
+  int64_t received_ms = 0;
+};
+
+enum class AddStatus { accepted, duplicate, orphan, invalid };
+struct AddResult {
+  AddStatus status = AddStatus::invalid;
+  std::string reason;  // for invalid
+  bool new_tip = false;
+  const ShareEntry* entry = nullptr;
+};
+
+// The chain of shares: verification, the heaviest tip, locators, the window. Not thread-safe:
+// the owner (Node) serializes access.
+class ShareChain {
+ public:
+  explicit ShareChain(ChainParams params);
+
+  const ChainParams& params() const { return params_; }
+  const Hash256& network_id() const { return network_id_; }
+
+  // Verifies and adds. Orphans (unknown parent) are held (bounded, oldest dropped) and added
+  // when their parent arrives. `now_unix`: the receiver's clock for the future-time rule.
+  // `trusted_block` only for shares read back from the node's own file: the PoW is not
+  // checked again and the stored block flag is used.
+  AddResult add(Share share, int64_t now_unix, std::optional<bool> trusted_block = std::nullopt);
+  // Shares that became connectable after the last add() (orphans adopted), oldest first.
+  std::vector<const ShareEntry*> take_adopted();
+
+  const ShareEntry* tip() const { return tip_; }
+  const ShareEntry* find(const Hash256& hash) const;
+  size_t size() const { return entries_.size(); }
+  size_t orphan_count() const { return orphans_.size(); }
+
+  // What the next share on `parent` (null: the first share) must declare as its target.
+  uint32_t next_bits(const ShareEntry* parent) const;
+  // The payout outputs a share on `parent` with `info` must carry for `reward`.
+  std::vector<chain::TxOut> expected_payouts(const ShareEntry* parent, const ShareInfo& info, int64_t reward) const;
+  // The window ending at `last` (its last `window` shares), oldest first.
+  std::vector<const ShareEntry*> window(const ShareEntry* last) const;
+
+  // Locator: tip, tip-1, tip-2, tip-4, ... back to the first share.
+  std::vector<Hash256> locator() const;
+  // The best-chain shares after the newest locator entry we know, oldest first, at most `max`.
+  std::vector<const ShareEntry*> after_locator(std::span<const Hash256> locator, size_t max) const;
+
+  // Checks a share against the chain without adding it (nullopt = valid). Parent must be known.
+  // `block` (when not null) is set to whether the share is also a block. trusted_block: as add().
+  std::optional<std::string> verify(const Share& share, const ShareEntry* parent, int64_t now_unix,
+                                    std::optional<bool> trusted_block = std::nullopt, bool* block = nullptr) const;
+
+ private:
+  void connect(std::unique_ptr<ShareEntry> entry, bool block, AddResult& result);
+
+  ChainParams params_;
+  Hash256 network_id_;
+  U256 max_target_;
+  std::optional<U256> block_target_;
+  struct HashHasher {
+    size_t operator()(const Hash256& h) const {
+      size_t v;
+      std::memcpy(&v, h.data(), sizeof v);
+      return v;
+    }
+  };
+  std::unordered_map<Hash256, std::unique_ptr<ShareEntry>, HashHasher> entries_;
+  const ShareEntry* tip_ = nullptr;
+  struct Orphan {
+    Share share;
+    std::optional<bool> trusted_block;
+  };
+  std::multimap<Hash256, Orphan> orphans_;  // by parent hash
+  std::vector<Hash256> orphan_order_;
+  std::vector<const ShareEntry*> adopted_;
+};
+
+// The chain's file: an append-only log of serialized shares (length, crc32c-like checksum,
+// bytes). A torn last record (killed process) is cut off at the next open.
+class ShareFile {
+ public:
+  // Opens or creates; throws std::runtime_error naming the path.
+  explicit ShareFile(std::string path);
+  ~ShareFile();
+  // Reads every intact record (share, block flag), oldest first; truncates a torn tail.
+  std::vector<std::pair<Share, bool>> load();
+  void append(const Share& share, bool block);  // written and fdatasync'ed
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+  int fd_ = -1;
+};
+
+}  // namespace otedama::p2p
