@@ -334,4 +334,15 @@ std::vector<AccountBalance> balances(std::span<const LedgerEntry> ledger,
   return out;
 }
 
+OperatorBalance operator_balance(Amount rewards_confirmed, Amount rewards_pending, Amount share_credits) {
+  if (rewards_confirmed < 0 || rewards_pending < 0 || share_credits < 0)
+    throw std::invalid_argument("operator balance: rewards and credits cannot be negative");
+  OperatorBalance b;
+  if (__builtin_sub_overflow(rewards_confirmed, share_credits, &b.confirmed) ||
+      __builtin_add_overflow(b.confirmed, rewards_pending, &b.pending))  // expected() must fit too
+    throw std::invalid_argument("operator balance: out of range");
+  b.pending = rewards_pending;
+  return b;
+}
+
 }  // namespace otedama::accounting

@@ -174,6 +174,21 @@ PpsCredit fpps(Amount block_subsidy, Amount template_fees, Work share_work, Work
 // SOLO: the finder takes the block minus the fee.
 Payout solo(const std::string& finder, Amount reward, FeeRate fee);
 
+// ---- the operator's side of PPS/FPPS ------------------------------------------------------
+
+// Under PPS/FPPS the pool credits every share at once and keeps the blocks, so it carries the
+// variance: its running balance is what its blocks brought in minus what the shares were
+// credited (owed or already paid). Negative: the pool has credited more than it has found so
+// far (the operator's loss to date). Pending rewards are kept apart: they may still be orphaned.
+struct OperatorBalance {
+  Amount confirmed = 0;  // matured block rewards - share credits (may be negative)
+  Amount pending = 0;    // rewards of blocks found but not yet matured
+  Amount expected() const { return confirmed + pending; }
+  friend bool operator==(const OperatorBalance&, const OperatorBalance&) = default;
+};
+// Throws std::invalid_argument for a negative input or a result out of range.
+OperatorBalance operator_balance(Amount rewards_confirmed, Amount rewards_pending, Amount share_credits);
+
 // ---- maturity and orphans -------------------------------------------------------------------
 
 // Coinbase maturity in confirmations: 100 for the Bitcoin family, 60 for Monero.

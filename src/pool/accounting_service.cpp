@@ -7,6 +7,7 @@
 #include <set>
 #include <thread>
 
+#include "accounting/accounting.h"
 #include "chain/chain.h"
 #include "chain/monero.h"
 #include "pool/block_status.h"
@@ -46,6 +47,10 @@ struct Accounting::Impl {
     std::string last_poll_error;
     Gauge* pending_amount = nullptr;  // payable + reserved, in coins
     Gauge* last_success = nullptr;    // unix seconds of the newest broadcast or confirmed payment
+    // PPS/FPPS: the operator's running balance (block rewards - share credits), atomic units.
+    bool pps = false;
+    Gauge* operator_confirmed = nullptr;
+    Gauge* operator_pending = nullptr;
   };
 
   std::shared_ptr<store::Store> store;
@@ -110,6 +115,16 @@ struct Accounting::Impl {
       job.last_success = &metrics().gauge("otedama_payouts_last_success_timestamp_seconds",
                                           "When the newest payment was broadcast or confirmed (unix seconds).",
                                           {{"coin", job.coin}});
+      if (p.reward_system == config::RewardSystem::PPS || p.reward_system == config::RewardSystem::FPPS) {
+        job.pps = true;
+        const char* help =
+            "PPS/FPPS: the pool's running balance in atomic units: state=confirmed is matured block rewards minus "
+            "share credits (negative: the operator is down), state=pending the rewards of blocks not yet matured.";
+        job.operator_confirmed = &metrics().gauge("otedama_pps_operator_balance_atoms", help,
+                                                  {{"coin", job.coin}, {"pool", job.pool}, {"state", "confirmed"}});
+        job.operator_pending = &metrics().gauge("otedama_pps_operator_balance_atoms", help,
+                                                {{"coin", job.coin}, {"pool", job.pool}, {"state", "pending"}});
+      }
       jobs.push_back(std::move(job));
     }
     m_queued = &metrics().gauge("otedama_store_queued_shares", "Shares waiting for the store's writer.");
@@ -131,6 +146,12 @@ struct Accounting::Impl {
     for (auto state : {store::PaymentState::broadcast, store::PaymentState::confirmed})
       for (const auto& p : store->payments(job.coin, state)) last = std::max(last, p.updated_ms);
     job.last_success->set(double(last) / 1000.0);
+    if (job.pps) {
+      auto t = store->reward_totals(job.coin);
+      auto ob = accounting::operator_balance(t.blocks_confirmed, t.blocks_pending, t.share_credits);
+      job.operator_confirmed->set(double(ob.confirmed));
+      job.operator_pending->set(double(ob.pending));
+    }
   }
   void export_store_metrics() {
     auto ws = store->writer_stats();

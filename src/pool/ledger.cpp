@@ -67,6 +67,7 @@ Ledger::Ledger(std::shared_ptr<store::Store> store, const std::vector<config::Po
       }
       l->window.emplace(spec);
       for (const auto& s : stored) {
+        l->next_time = std::max(l->next_time, s.share.time_ms);
         try {
           l->window->add({s.share.account, share_work(p.algorithm, s.share.difficulty), s.share.time_ms});
         } catch (const std::invalid_argument&) {  // a difficulty the store took but the window cannot
@@ -106,16 +107,24 @@ uint64_t Ledger::share(const std::string& coin, std::string_view login, double s
   s.height = height;
   s.block_candidate = block_candidate;
   accounting::Work work;
-  uint64_t seq = 0;
   try {
     work = share_work(l->algorithm, stratum_difficulty);
+  } catch (const std::exception& e) {
+    spdlog::error("accounting {}: share from '{}' not recorded: {}", coin, login, e.what());
+    return 0;
+  }
+  uint64_t seq = 0;
+  std::lock_guard lock(l->mutex);
+  if (l->window) s.time_ms = std::max(s.time_ms, l->next_time);
+  try {
     seq = store_->record_share(s);
   } catch (const std::exception& e) {
     spdlog::error("accounting {}: share from '{}' not recorded: {}", coin, login, e.what());
     return 0;
   }
-  std::lock_guard lock(l->mutex);
   if (l->window) {
+    l->next_time = s.time_ms;
+    l->last_seq = seq;
     l->window->add({s.account, work, s.time_ms});
     if (l->window->spec().duration) l->window->advance_to(s.time_ms);
   } else if ((l->system == config::RewardSystem::PPS || l->system == config::RewardSystem::FPPS) && l->network_work > 0) {
@@ -158,21 +167,17 @@ void Ledger::block(const FoundBlock& found) {
   pb.block.reward = found.reward;
   pb.block.finder = finder;
   pb.block.time_ms = found.time_ms ? found.time_ms : unix_ms();
-  if (found.reward > 0) {
+  if (l->window) {
     std::lock_guard lock(l->mutex);
-    switch (l->system) {
-      case config::RewardSystem::PPLNS:
-        if (l->window->spec().duration) l->window->advance_to(pb.block.time_ms);
-        pb.credits = to_store(l->window->payout(found.reward, l->fee));
-        break;
-      case config::RewardSystem::SOLO:
-        pb.credits = to_store(accounting::solo(finder, found.reward, l->fee));
-        break;
-      case config::RewardSystem::PPS:
-      case config::RewardSystem::FPPS:
-        break;  // miners were paid per share; the block is the pool's
-    }
-  }
+    // The block closes its millisecond: its window is every share stamped up to its time.
+    pb.block.time_ms = std::max(pb.block.time_ms, l->next_time);
+    l->next_time = pb.block.time_ms + 1;
+    pb.window_seq = l->last_seq;
+    if (l->window->spec().duration) l->window->advance_to(pb.block.time_ms);
+    if (found.reward > 0) pb.credits = to_store(l->window->payout(found.reward, l->fee));
+  } else if (found.reward > 0 && l->system == config::RewardSystem::SOLO) {
+    pb.credits = to_store(accounting::solo(finder, found.reward, l->fee));
+  }  // PPS/FPPS: miners were paid per share; the block is the pool's
   {
     std::lock_guard lock(pending_mutex_);
     std::string key = found.coin + "/" + found.hash;
@@ -194,11 +199,15 @@ void Ledger::flush() {
       if (pending_.empty()) break;
       pb = pending_.front();
     }
+    // Every share of the block's window must be stored before the block is: else a killed
+    // process could leave a block whose credits no stored window explains.
+    if (pb.window_seq && !store_->wait_durable(pb.window_seq, std::chrono::seconds(2))) {
+      if (store_->durable_seq() < pb.window_seq)
+        spdlog::warn("accounting {}: block {} waits for its window's shares to be stored", pb.block.coin, pb.block.hash);
+      break;
+    }
     try {
-      store_->add_block(pb.block);
-      auto stored = store_->block(pb.block.coin, pb.block.hash);
-      if (stored && !stored->credited && !pb.credits.empty() && stored->status == store::BlockStatus::pending)
-        store_->credit_block(pb.block.coin, pb.block.hash, pb.credits);
+      store_->record_block(pb.block, pb.credits);
     } catch (const std::exception& e) {
       spdlog::error("accounting {}: block {} not recorded yet: {}", pb.block.coin, pb.block.hash, e.what());
       break;  // the store is unhappy: try again at the next flush, in order

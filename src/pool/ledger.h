@@ -50,7 +50,8 @@ class Ledger {
   Ledger& operator=(const Ledger&) = delete;
 
   // The hot path, for an accepted share: enqueues it in the store and adds it to the window
-  // (PPS/FPPS: accrues its value, written by flush()). O(1), one short per-coin lock.
+  // (PPS/FPPS: accrues its value, written by flush()). O(1), one short per-coin lock, under
+  // which the share is stamped and enqueued, so the store's order is the window's order.
   // A coin with no accounting line is ignored; a share the store cannot take (empty login,
   // bad difficulty) is logged and dropped.
   // Returns the store's sequence number of the share (0: not recorded), for on_durable().
@@ -62,10 +63,14 @@ class Ledger {
   // and the template's transaction fees (atomic units). PPLNS windows follow the difficulty.
   void set_network(const std::string& coin, double network_difficulty, store::Amount subsidy, store::Amount fees);
   // A found block: its credits are computed now from the window (PPLNS/PPLNT), the finder
-  // (SOLO) or none (PPS/FPPS: the shares were paid already); the writes are queued.
+  // (SOLO) or none (PPS/FPPS: the shares were paid already); the writes are queued. PPLNS: the
+  // block's time becomes at least its window's newest share's, and later shares are stamped
+  // after it (docs/storage.md: recomputing balances from the store).
   void block(const FoundBlock& found);
-  // Writes the queued blocks and credits and the accrued PPS/FPPS credits. What the store
-  // refuses stays queued for the next call (logged). Thread-safe; the accounting thread calls it.
+  // Writes the queued blocks with their credits (one transaction each, once every share of the
+  // block's window is durable) and the accrued PPS/FPPS credits. What the store refuses or what
+  // waits for the share writer stays queued for the next call (logged). Thread-safe; the
+  // accounting thread calls it.
   void flush();
 
   store::Store& store() { return *store_; }
@@ -88,10 +93,16 @@ class Ledger {
     store::Amount subsidy = 0, fees = 0;
     std::map<std::string, store::Amount> pps_accrued;  // account -> net credit not yet written
     uint64_t pps_shares = 0;
+    // PPLNS: share times never go back and a block closes its millisecond (the next share is
+    // stamped after it), so "the shares stored up to the block's time" is exactly the window
+    // the block was credited from, and balances can be recomputed from the store.
+    int64_t next_time = 0;  // the earliest time the next share may carry
+    uint64_t last_seq = 0;  // the store's sequence number of the newest share in the window
   };
   struct PendingBlock {
     store::Block block;
     std::vector<store::Credit> credits;
+    uint64_t window_seq = 0;  // written only once this share (the window's newest) is durable
   };
 
   Line* line(const std::string& coin);

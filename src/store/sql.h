@@ -72,6 +72,7 @@ class SqlStore : public Store {
   std::vector<Worker> workers(const std::string& coin) override;
 
   bool add_block(const Block& block) override;
+  bool record_block(const Block& block, const std::vector<Credit>& credits) override;
   std::optional<Block> block(const std::string& coin, const std::string& hash) override;
   std::vector<Block> blocks(const std::string& coin, std::optional<BlockStatus> status, size_t limit) override;
   void set_block_confirmations(const std::string& coin, const std::string& hash, int64_t confirmations) override;
@@ -80,6 +81,7 @@ class SqlStore : public Store {
   void orphan_block(const std::string& coin, const std::string& hash, const std::string& reason) override;
   void credit_payable(const std::string& coin, const std::vector<Credit>& credits, const std::string& reason) override;
   std::vector<Balance> balances(const std::string& coin) override;
+  RewardTotals reward_totals(const std::string& coin) override;
   Balance balance(const std::string& coin, const std::string& account) override;
 
   int64_t create_payment(const std::string& coin, const std::vector<PaymentOutput>& outputs) override;
@@ -114,6 +116,8 @@ class SqlStore : public Store {
   void adjust(Conn& c, const std::string& coin, const std::string& account, Amount pending, Amount payable,
               Amount reserved, Amount paid);
   Payment load_payment(Conn& c, int64_t id);
+  // The block's credits inside the caller's transaction (the block row exists).
+  void credit_in(Conn& c, const std::string& coin, const std::string& hash, const std::vector<Credit>& credits);
   void transition(int64_t id, PaymentState to, const std::function<void(Conn&, Payment&)>& apply,
                   const std::string& detail);
 

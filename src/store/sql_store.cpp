@@ -591,27 +591,50 @@ void SqlStore::set_block_confirmations(const std::string& coin, const std::strin
   });
 }
 
+void SqlStore::credit_in(Conn& c, const std::string& coin, const std::string& hash, const std::vector<Credit>& credits) {
+  Block b = load_block(c, coin, hash);
+  if (b.credited) throw StoreError("store: " + coin + " block " + hash + " is already credited");
+  if (b.status == BlockStatus::orphaned) throw StoreError("store: " + coin + " block " + hash + " is orphaned");
+  Amount total = 0;
+  for (const auto& cr : credits) total += cr.amount;
+  if (total > b.reward)
+    throw StoreError("store: credits of " + std::to_string(total) + " exceed the block reward " +
+                     std::to_string(b.reward));
+  bool mature = b.status == BlockStatus::confirmed;
+  int64_t t = now_ms();
+  for (const auto& cr : credits) {
+    c.query("INSERT INTO credits (coin, block_hash, account, amount, status, time_ms) VALUES (?, ?, ?, ?, ?, ?)",
+            {coin, hash, cr.account, cr.amount, std::string(mature ? "payable" : "pending"), t});
+    adjust(c, coin, cr.account, mature ? 0 : cr.amount, mature ? cr.amount : 0, 0, 0);
+  }
+  c.query("UPDATE blocks SET credited = 1 WHERE coin = ? AND hash = ?", {coin, hash});
+  audit(c, coin, "block_credited", hash, total, std::to_string(credits.size()) + " accounts");
+}
+
 void SqlStore::credit_block(const std::string& coin, const std::string& hash, const std::vector<Credit>& credits) {
   check_credits(credits);
+  transaction([&](Conn& c) { credit_in(c, coin, hash, credits); });
+}
+
+bool SqlStore::record_block(const Block& b, const std::vector<Credit>& credits) {
+  if (b.coin.empty() || b.hash.empty()) throw StoreError("store: a block needs a coin and a hash");
+  if (b.reward < 0) throw StoreError("store: negative block reward");
+  check_credits(credits);
+  bool added = false;
   transaction([&](Conn& c) {
-    Block b = load_block(c, coin, hash);
-    if (b.credited) throw StoreError("store: " + coin + " block " + hash + " is already credited");
-    if (b.status == BlockStatus::orphaned) throw StoreError("store: " + coin + " block " + hash + " is orphaned");
-    Amount total = 0;
-    for (const auto& cr : credits) total += cr.amount;
-    if (total > b.reward)
-      throw StoreError("store: credits of " + std::to_string(total) + " exceed the block reward " +
-                       std::to_string(b.reward));
-    bool mature = b.status == BlockStatus::confirmed;
-    int64_t t = now_ms();
-    for (const auto& cr : credits) {
-      c.query("INSERT INTO credits (coin, block_hash, account, amount, status, time_ms) VALUES (?, ?, ?, ?, ?, ?)",
-              {coin, hash, cr.account, cr.amount, std::string(mature ? "payable" : "pending"), t});
-      adjust(c, coin, cr.account, mature ? 0 : cr.amount, mature ? cr.amount : 0, 0, 0);
-    }
-    c.query("UPDATE blocks SET credited = 1 WHERE coin = ? AND hash = ?", {coin, hash});
-    audit(c, coin, "block_credited", hash, total, std::to_string(credits.size()) + " accounts");
+    auto r = c.query(std::string("INSERT INTO blocks (") + kBlockColumns +
+                         ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0) ON CONFLICT (coin, hash) DO NOTHING",
+                     {b.coin, b.height, b.hash, b.reward, b.finder, std::string(to_string(b.status)), b.confirmations,
+                      b.time_ms ? b.time_ms : now_ms()});
+    added = r.affected > 0;
+    if (added) audit(c, b.coin, "block_found", b.hash, b.reward, "height " + std::to_string(b.height) + " finder " + b.finder);
+    if (credits.empty()) return;
+    // A row an older version left uncredited (a kill between its two transactions) gets its
+    // credits now; one already credited, matured or orphaned is left alone.
+    Block stored = load_block(c, b.coin, b.hash);
+    if (!stored.credited && stored.status == BlockStatus::pending) credit_in(c, b.coin, b.hash, credits);
   });
+  return added;
 }
 
 void SqlStore::confirm_block(const std::string& coin, const std::string& hash, int64_t confirmations) {
@@ -693,6 +716,29 @@ Balance SqlStore::balance(const std::string& coin, const std::string& account) {
     }
   });
   return b;
+}
+
+RewardTotals SqlStore::reward_totals(const std::string& coin) {
+  RewardTotals t;
+  transaction([&](Conn& c) {
+    for (const auto& row :
+         c.query("SELECT status, COALESCE(SUM(reward), 0), COUNT(*) FROM blocks WHERE coin = ? GROUP BY status", {coin})
+             .rows) {
+      switch (block_status_from(row.str(0))) {
+        case BlockStatus::pending: t.blocks_pending = row.i64(1), t.pending_count = row.i64(2); break;
+        case BlockStatus::confirmed: t.blocks_confirmed = row.i64(1), t.confirmed_count = row.i64(2); break;
+        case BlockStatus::orphaned: t.blocks_orphaned = row.i64(1), t.orphaned_count = row.i64(2); break;
+      }
+    }
+    auto r = c.query(
+        "SELECT COALESCE(SUM(CASE WHEN block_hash IS NULL THEN amount ELSE 0 END), 0), "
+        "COALESCE(SUM(CASE WHEN block_hash IS NOT NULL THEN amount ELSE 0 END), 0) "
+        "FROM credits WHERE coin = ? AND status <> 'reversed'",
+        {coin});
+    t.share_credits = r.rows.at(0).i64(0);
+    t.block_credits = r.rows.at(0).i64(1);
+  });
+  return t;
 }
 
 // ---- payments ------------------------------------------------------------------------------------

@@ -134,6 +134,18 @@ struct Payment {
   Amount total() const;
 };
 
+// What a coin's blocks brought in and what was credited, for the operator's running balance
+// under PPS/FPPS (the pool pays per share and keeps the blocks: a negative balance is the
+// operator's loss so far).
+struct RewardTotals {
+  Amount blocks_pending = 0;    // rewards of blocks not yet matured
+  Amount blocks_confirmed = 0;  // rewards of matured blocks
+  Amount blocks_orphaned = 0;   // rewards lost to orphans
+  int64_t pending_count = 0, confirmed_count = 0, orphaned_count = 0;
+  Amount share_credits = 0;     // credits not tied to a block (PPS/FPPS): owed or paid to miners
+  Amount block_credits = 0;     // credits from blocks (PPLNS/SOLO) that are not reversed
+};
+
 struct AuditEntry {
   int64_t id = 0;
   int64_t time_ms = 0;
@@ -192,6 +204,12 @@ class Store {
   virtual std::optional<Block> block(const std::string& coin, const std::string& hash) = 0;
   // Newest first; all statuses when `status` is empty.
   virtual std::vector<Block> blocks(const std::string& coin, std::optional<BlockStatus> status, size_t limit) = 0;
+  // A found block and its reward split in ONE transaction: either both are stored or neither
+  // (a killed process never leaves a block without its credits). A block already there is left
+  // as it is (false), except that one still uncredited and pending gets these credits. Empty
+  // credits (PPS/FPPS: the block is the pool's) leave the block uncredited. Credits must be
+  // positive and add up to at most the reward (else StoreError, nothing stored).
+  virtual bool record_block(const Block& block, const std::vector<Credit>& credits) = 0;
   virtual void set_block_confirmations(const std::string& coin, const std::string& hash, int64_t confirmations) = 0;
 
   // -- credits and balances (each call one transaction, each audited) --
@@ -206,6 +224,8 @@ class Store {
   // Credits payable at once (PPS/FPPS), with the reason in the audit log.
   virtual void credit_payable(const std::string& coin, const std::vector<Credit>& credits, const std::string& reason) = 0;
   virtual std::vector<Balance> balances(const std::string& coin) = 0;
+  // Block rewards by status and credits by kind, summed in one read.
+  virtual RewardTotals reward_totals(const std::string& coin) = 0;
   virtual Balance balance(const std::string& coin, const std::string& account) = 0;
 
   // -- payments (the payout processor's state machine) --

@@ -308,3 +308,17 @@ TEST(Conservation, RandomSplitsNeverExceedReward) {
     EXPECT_LT(p.dust, Amount(accounts.size()));  // each account loses less than one unit
   }
 }
+
+TEST(OperatorBalance, RewardsMinusShareCreditsPendingApart) {
+  // 3 blocks of 50 LTC matured, one pending; shares credited 160 LTC so far.
+  auto b = operator_balance(150'00000000, 50'00000000, 160'00000000);
+  EXPECT_EQ(b.confirmed, -10'00000000);  // the pool is 10 LTC down until the pending block matures
+  EXPECT_EQ(b.pending, 50'00000000);
+  EXPECT_EQ(b.expected(), 40'00000000);
+  EXPECT_EQ(operator_balance(0, 0, 0), (OperatorBalance{0, 0}));
+  EXPECT_THROW(operator_balance(-1, 0, 0), std::invalid_argument);
+  EXPECT_THROW(operator_balance(0, -1, 0), std::invalid_argument);
+  EXPECT_THROW(operator_balance(0, 0, -1), std::invalid_argument);
+  EXPECT_THROW(operator_balance(INT64_MAX, INT64_MAX, 0), std::invalid_argument);
+  EXPECT_EQ(operator_balance(0, 0, INT64_MAX).confirmed, -INT64_MAX);
+}

@@ -1,14 +1,21 @@
 // A share the miner was told is accepted is never lost to a killed process: Stratum v1
 // clients submit as fast as the pool answers, the node is killed with SIGKILL mid-storm, and
 // every share the clients saw acknowledged is in the store afterwards; the node then restarts
-// on the same store. (The pool answers "true" only once the share's batch is committed.)
+// on the same store. (The pool answers "true" only once the share's batch is committed.) After
+// the restart, every account's balance equals a recomputation from what the store holds: on
+// regtest about every other share is a block, so the kill lands among block writes too, and a
+// block is stored with its credits in one transaction, after every share of its window.
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <map>
+#include <span>
+#include <unordered_map>
 #include <nlohmann/json.hpp>
 #include <iostream>
 #include <thread>
 
+#include "accounting/accounting.h"
 #include "http/http.h"
 #include "store/store.h"
 #include "support/line_client.h"
@@ -98,11 +105,27 @@ TEST(ShareDurability, EveryAcknowledgedShareSurvivesAKill) {
   std::atomic<bool> stop{false};
   std::atomic<int64_t> acked{0};
   std::vector<std::thread> miners;
+  // Three accounts, so that each block's split depends on which shares its window holds.
+  std::vector<std::string> accounts;
+  for (int i = 0; i < 3; ++i) accounts.push_back(ltc.cli({"getnewaddress", "", "bech32"}));
   for (int i = 0; i < 3; ++i)
-    miners.emplace_back([&, i] { storm(n.stratum, payout + ".storm" + std::to_string(i), stop, acked); });
+    miners.emplace_back([&, i] { storm(n.stratum, accounts[size_t(i)] + ".storm" + std::to_string(i), stop, acked); });
   // Regtest's target takes about every other share as a block, so jobs turn over constantly and
   // many submits come back stale: a few hundred acknowledged shares make the storm.
   ASSERT_TRUE(eventually([&] { return acked.load() >= 400; }, std::chrono::seconds(60))) << acked.load();
+  // Blocks reach the store within a second of being found (the accounting thread): kill once some
+  // are stored and more are being written, so the kill can land among block writes.
+  auto stored_blocks = [&] {
+    try {
+      auto r = http::get("http://127.0.0.1:" + std::to_string(n.api) + "/api/blocks", std::chrono::seconds(1));
+      return r.status == 200 ? json::parse(r.body).value("total", 0) : 0;
+    } catch (const std::exception&) {
+      return 0;
+    }
+  };
+  ASSERT_TRUE(eventually([&] { return stored_blocks() >= 5; }, std::chrono::seconds(30))) << node->err();
+  int64_t more = acked.load() + 200;
+  ASSERT_TRUE(eventually([&] { return acked.load() >= more; }, std::chrono::seconds(30))) << acked.load();
   node->signal(SIGKILL);  // mid-storm: shares in flight, a batch being written
   node->wait(std::chrono::seconds(10));
   stop = true;
@@ -123,6 +146,47 @@ TEST(ShareDurability, EveryAcknowledgedShareSurvivesAKill) {
   ASSERT_TRUE(eventually([&] { return ready(n); }, std::chrono::seconds(30))) << node->err();
   node->signal(SIGTERM);
   EXPECT_EQ(node->wait(std::chrono::seconds(15)), 0) << node->err();
+
+  // Balances recomputed from the stored shares and blocks with the pure accounting functions:
+  // the pool is PPLNT (2 h) with a 1 % fee (the defaults), and a block's window is every share
+  // stored up to its time (docs/storage.md).
+  auto db = store::open(so);
+  auto shares = db->shares("litecoin", 0, 10'000'000);
+  auto blocks = db->blocks("litecoin", std::nullopt, 1'000'000);
+  ASSERT_FALSE(blocks.empty());
+  std::vector<accounting::Share> all;
+  for (const auto& s : shares) {
+    if (!all.empty()) ASSERT_GE(s.share.time_ms, all.back().time_ms) << "share " << s.id << " stored out of time order";
+    all.push_back({s.share.account, accounting::work_from_difficulty(s.share.difficulty / 65536), s.share.time_ms});
+  }
+  accounting::WindowSpec spec;
+  spec.duration = std::chrono::hours(2);
+  auto fee = accounting::fee_from_percentage(1.0);
+  std::vector<accounting::LedgerEntry> ledger;
+  std::unordered_map<std::string, accounting::BlockStatus> status;
+  for (const auto& b : blocks) {
+    EXPECT_TRUE(b.credited) << "block " << b.hash << " stored without its credits";
+    status[b.hash] = b.status == store::BlockStatus::confirmed  ? accounting::BlockStatus::confirmed
+                     : b.status == store::BlockStatus::orphaned ? accounting::BlockStatus::orphaned
+                                                                : accounting::BlockStatus::pending;
+    size_t end = 0;
+    while (end < all.size() && all[end].time_ms <= b.time_ms) ++end;
+    ASSERT_GT(end, 0u) << "block " << b.hash << " has no share before it";
+    auto payout = accounting::pplns(std::span(all.data(), end), spec, b.reward, fee, b.time_ms);
+    for (const auto& c : payout.credits)
+      if (c.amount > 0) ledger.push_back({c.account, b.hash, c.amount, false});
+  }
+  std::map<std::string, std::pair<int64_t, int64_t>> expected, stored;  // account -> (pending, payable)
+  for (const auto& a : accounting::balances(ledger, status))
+    if (a.pending || a.payable) expected[a.account] = {a.pending, a.payable};
+  for (const auto& b : db->balances("litecoin")) {
+    EXPECT_EQ(b.reserved + b.paid, 0) << b.account;  // payouts are off
+    if (b.pending || b.payable) stored[b.account] = {b.pending, b.payable};
+  }
+  EXPECT_GE(expected.size(), 2u);
+  EXPECT_EQ(stored, expected);
+  std::cout << blocks.size() << " blocks, " << shares.size() << " shares: balances of " << stored.size()
+            << " accounts equal the recomputation\n";
 }
 
 }  // namespace

@@ -5,6 +5,9 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <thread>
+
 #include "chain/chain.h"
 #include "pool/block_status.h"
 #include "pool/payout.h"
@@ -141,6 +144,63 @@ TEST(Ledger, PplntWindowIsRebuiltFromStoredSharesAfterARestart) {
     EXPECT_EQ(before[i].account, after[i].account);
     EXPECT_TRUE(before[i].work == after[i].work);
   }
+}
+
+// Four threads submit shares while a fifth finds blocks: every block's credits equal pplns() over
+// exactly the stored shares up to the block's time, and nothing is written before its window's
+// shares are durable.
+TEST(Ledger, ConcurrentBlocksAreRecomputableFromTheStoredShares) {
+  test::TempDir dir;
+  auto db = open_store(dir);
+  auto cfg = pool_config("litecoin", config::RewardSystem::PPLNS, 1.0);
+  cfg.reward_window = {std::chrono::hours(2), 0};
+  Ledger ledger(db, {cfg});
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> miners;
+  for (int t = 0; t < 4; ++t)
+    miners.emplace_back([&, t] {
+      for (int i = 0; !stop; ++i) {
+        ledger.share("litecoin", "acct" + std::to_string((t + i) % 7) + ".w", 65536.0 * (1 + (i % 5)), 9, false);
+        if (i % 8 == 7) std::this_thread::sleep_for(std::chrono::microseconds(200));
+      }
+    });
+  for (int b = 0; b < 40; ++b) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    char hash[65];
+    std::snprintf(hash, sizeof hash, "%064d", b);
+    ledger.block({"litecoin", 9, hash, 1'000'000'007, "acct0.w", pool::unix_ms()});
+    if (b % 10 == 0) ledger.flush();  // some blocks written while shares still flow
+  }
+  stop = true;
+  for (auto& t : miners) t.join();
+  ASSERT_TRUE(db->flush(std::chrono::seconds(30)));
+  ledger.flush();
+
+  auto shares = stored_shares(*db, "litecoin", "scrypt");
+  auto blocks = db->blocks("litecoin", std::nullopt, 100);
+  ASSERT_EQ(blocks.size(), 40u);
+  for (size_t i = 1; i < shares.size(); ++i) ASSERT_GE(shares[i].time_ms, shares[i - 1].time_ms) << i;
+  accounting::WindowSpec spec;
+  spec.duration = std::chrono::hours(2);
+  std::map<std::string, int64_t> expected;
+  for (const auto& b : blocks) {
+    EXPECT_TRUE(b.credited);
+    size_t end = 0;
+    while (end < shares.size() && shares[end].time_ms <= b.time_ms) ++end;
+    auto payout = accounting::pplns(std::span(shares.data(), end), spec, b.reward, accounting::fee_from_percentage(1.0),
+                                    b.time_ms);
+    std::vector<store::Credit> want;
+    for (const auto& c : payout.credits)
+      if (c.amount > 0) want.push_back({c.account, c.amount}), expected[c.account] += c.amount;
+    auto got = ledger.credits_of("litecoin", b.hash);
+    ASSERT_TRUE(got) << b.hash;
+    ASSERT_EQ(got->size(), want.size()) << b.hash;
+    for (size_t k = 0; k < want.size(); ++k) {
+      EXPECT_EQ((*got)[k].account, want[k].account);
+      EXPECT_EQ((*got)[k].amount, want[k].amount) << b.hash << " " << want[k].account;
+    }
+  }
+  EXPECT_EQ(pending_of(*db, "litecoin"), expected);
 }
 
 TEST(Ledger, SoloPaysTheFinderAndPpsPaysEachShare) {

@@ -243,6 +243,70 @@ TEST_P(StoreTest, BlockCreditsMatureOrReverse) {
   EXPECT_EQ(log[0].detail, "invalidated at height 501");
 }
 
+TEST_P(StoreTest, BlockAndItsCreditsAreOneTransaction) {
+  auto s = open_store();
+  Block b{"litecoin", 600, "hash-r", 1'000'000, "A", BlockStatus::pending, 0, 0, false};
+  // Credits over the reward: neither the block nor any credit is stored.
+  EXPECT_THROW(s->record_block(b, {{"A", 900'000}, {"B", 200'000}}), StoreError);
+  EXPECT_FALSE(s->block("litecoin", "hash-r"));
+  EXPECT_EQ(s->balance("litecoin", "A").pending, 0);
+  EXPECT_THROW(s->record_block(b, {{"A", 0}}), StoreError);
+  EXPECT_FALSE(s->block("litecoin", "hash-r"));
+
+  EXPECT_TRUE(s->record_block(b, {{"A", 600'000}, {"B", 390'000}}));
+  auto stored = s->block("litecoin", "hash-r");
+  ASSERT_TRUE(stored);
+  EXPECT_TRUE(stored->credited);
+  EXPECT_EQ(s->balance("litecoin", "A").pending, 600'000);
+  EXPECT_EQ(s->balance("litecoin", "B").pending, 390'000);
+  // Again (a retried flush): nothing twice.
+  EXPECT_FALSE(s->record_block(b, {{"A", 600'000}, {"B", 390'000}}));
+  EXPECT_EQ(s->balance("litecoin", "A").pending, 600'000);
+
+  // A block row left uncredited (by an older version killed between its two writes) gets its
+  // credits; a PPS block (no credits) stays uncredited.
+  Block old{"litecoin", 601, "hash-s", 500, "C", BlockStatus::pending, 0, 0, false};
+  ASSERT_TRUE(s->add_block(old));
+  EXPECT_FALSE(s->record_block(old, {{"C", 495}}));
+  EXPECT_TRUE(s->block("litecoin", "hash-s")->credited);
+  EXPECT_EQ(s->balance("litecoin", "C").pending, 495);
+  Block pps{"litecoin", 602, "hash-t", 700, "D", BlockStatus::pending, 0, 0, false};
+  EXPECT_TRUE(s->record_block(pps, {}));
+  EXPECT_FALSE(s->block("litecoin", "hash-t")->credited);
+  // Orphaned blocks are never credited late.
+  s->orphan_block("litecoin", "hash-t", "gone");
+  EXPECT_FALSE(s->record_block(pps, {{"D", 1}}));
+  EXPECT_EQ(s->balance("litecoin", "D").pending, 0);
+}
+
+TEST_P(StoreTest, RewardTotalsSumBlocksByStatusAndCreditsByKind) {
+  auto s = open_store();
+  RewardTotals empty = s->reward_totals("litecoin");
+  EXPECT_EQ(empty.blocks_pending + empty.blocks_confirmed + empty.blocks_orphaned, 0);
+  EXPECT_EQ(empty.share_credits, 0);
+  s->record_block(Block{"litecoin", 1, "h1", 1000, "A", BlockStatus::pending, 0, 0, false}, {});
+  s->record_block(Block{"litecoin", 2, "h2", 2000, "A", BlockStatus::pending, 0, 0, false}, {});
+  s->record_block(Block{"litecoin", 3, "h3", 4000, "A", BlockStatus::pending, 0, 0, false}, {{"A", 3000}});
+  s->record_block(Block{"litecoin", 4, "h4", 8000, "A", BlockStatus::pending, 0, 0, false}, {{"B", 7000}});
+  s->record_block(Block{"monero", 1, "x1", 99, "A", BlockStatus::pending, 0, 0, false}, {});
+  s->confirm_block("litecoin", "h2", 100);
+  s->confirm_block("litecoin", "h3", 100);
+  s->orphan_block("litecoin", "h4", "gone");
+  s->credit_payable("litecoin", {{"A", 150}, {"B", 250}}, "pps");
+  s->credit_payable("monero", {{"A", 7}}, "pps");
+  auto t = s->reward_totals("litecoin");
+  EXPECT_EQ(t.blocks_pending, 1000);
+  EXPECT_EQ(t.pending_count, 1);
+  EXPECT_EQ(t.blocks_confirmed, 6000);
+  EXPECT_EQ(t.confirmed_count, 2);
+  EXPECT_EQ(t.blocks_orphaned, 8000);
+  EXPECT_EQ(t.orphaned_count, 1);
+  EXPECT_EQ(t.share_credits, 400);
+  EXPECT_EQ(t.block_credits, 3000);  // h4's credit was reversed
+  EXPECT_EQ(s->reward_totals("monero").share_credits, 7);
+  EXPECT_EQ(s->reward_totals("monero").blocks_pending, 99);
+}
+
 TEST_P(StoreTest, PaymentStateMachine) {
   auto s = open_store();
   s->credit_payable("litecoin", {{"A", 5000}, {"B", 3000}}, "pps");
