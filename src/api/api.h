@@ -47,6 +47,16 @@ struct Balance {
   double paid = 0;     // paid out in total
 };
 
+// A PPS/FPPS pool's running balance (the operator carries the variance), in coins: matured
+// block rewards minus what the shares were credited (owed or paid), and the rewards of blocks
+// not yet matured apart.
+struct OperatorBalance {
+  std::string reward_system;  // "PPS" or "FPPS"
+  double confirmed = 0;       // rewards_confirmed - share_credits (negative: the pool is down)
+  double pending = 0;         // = rewards_pending
+  double rewards_confirmed = 0, rewards_pending = 0, share_credits = 0;
+};
+
 // Where blocks, payments and balances come from. The node fills these; each may be empty:
 // blocks then come from the stats collector (what the pools report; the last 1000 in memory),
 // payments are an empty list and balances are none (true while the node has no payout store).
@@ -54,6 +64,8 @@ struct DataSource {
   std::function<stats::BlockPage(const std::string& coin, size_t offset, size_t limit)> blocks;
   std::function<PaymentPage(const std::string& coin, const std::string& address, size_t offset, size_t limit)> payments;
   std::function<std::vector<Balance>(const std::string& address, const std::string& coin)> balances;
+  // By pool name; nullopt for a pool that is not PPS/FPPS (empty: never shown).
+  std::function<std::optional<OperatorBalance>(const std::string& pool, const std::string& coin)> operator_balance;
 };
 
 // The built-in miner. start/stop return nullopt on success, else why not (a 409 answer).
@@ -79,6 +91,14 @@ struct NodeInfo {
   DataSource data;
   MinerControl miner;                            // empty: no built-in miner in this node
   std::function<std::vector<PeerView>()> peers;  // empty: P2P is off
+  // P2P share chain (docs/p2p.md); empty functions: P2P is off (the routes answer 404).
+  struct P2pAccess {
+    std::function<std::string()> status_json;                // GET /api/p2p
+    std::function<std::string(size_t limit)> shares_json;    // GET /api/p2p/shares
+    // POST /api/p2p/bans {"peer": node id hex | IP, "seconds": N}: "" or why not.
+    std::function<std::string(const std::string& peer, int64_t seconds)> ban;
+    std::function<bool(const std::string& peer)> unban;      // DELETE /api/p2p/bans/{peer}
+  } p2p;
   std::chrono::milliseconds hashrate_push_interval{5000};  // WebSocket "hashrate" topic
   std::string audit_log_path;  // default: <app.data_dir>/audit.log
 };

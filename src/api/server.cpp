@@ -221,6 +221,43 @@ struct ApiServer::Impl : std::enable_shared_from_this<ApiServer::Impl> {
     return ok({{"ok", true}, {"miner", miner_state_json(node.miner.state())}});
   }
 
+  // Manual P2P bans (partitions for maintenance, a misbehaving peer the ban score missed).
+  http::Response p2p_ban(const http::Request& r) {
+    std::string user;
+    if (auto refused = authorize(r, "p2p.ban", user)) return *refused;
+    if (!node.p2p.ban) return fail(404, "P2P is off on this node (p2p.enable)");
+    json body;
+    try {
+      body = json::parse(r.body);
+    } catch (const std::exception&) {
+      return fail(400, "the body must be JSON: {\"peer\": node id or IP, \"seconds\": N}");
+    }
+    if (!body.is_object() || !body.contains("peer") || !body["peer"].is_string())
+      return fail(400, "\"peer\" (a node id in hex or an IP address) is required");
+    int64_t seconds = 3600;
+    if (body.contains("seconds")) {
+      if (!body["seconds"].is_number_integer() || body["seconds"].get<int64_t>() <= 0)
+        return fail(400, "\"seconds\" must be a positive integer");
+      seconds = body["seconds"].get<int64_t>();
+    }
+    std::string peer = body["peer"].get<std::string>();
+    std::string why = node.p2p.ban(peer, seconds);
+    audit->record("p2p.ban", user, r.remote_ip, why.empty(), why.empty() ? peer : why);
+    if (!why.empty()) return fail(400, why);
+    return ok({{"ok", true}, {"peer", peer}, {"seconds", seconds}});
+  }
+
+  http::Response p2p_unban(const http::Request& r) {
+    std::string user;
+    if (auto refused = authorize(r, "p2p.unban", user)) return *refused;
+    if (!node.p2p.unban) return fail(404, "P2P is off on this node (p2p.enable)");
+    std::string peer = r.path.substr(std::string("/api/p2p/bans/").size());
+    bool lifted = node.p2p.unban(peer);
+    audit->record("p2p.unban", user, r.remote_ip, lifted, peer);
+    if (!lifted) return fail(404, "no ban on " + peer);
+    return ok({{"ok", true}, {"peer", peer}});
+  }
+
   // ---- read-only endpoints --------------------------------------------------------------
 
   json stats_json(const http::Request& r) {
@@ -250,6 +287,16 @@ struct ApiServer::Impl : std::enable_shared_from_this<ApiServer::Impl> {
         if (it->second.height) j["height"] = it->second.height;
         if (it->second.network_difficulty > 0) j["network_difficulty"] = it->second.network_difficulty;
       }
+      j["pps_operator_balance"] = nullptr;
+      if (node.data.operator_balance)
+        if (auto ob = node.data.operator_balance(p.name, p.coin))
+          j["pps_operator_balance"] = {{"reward_system", ob->reward_system},
+                                       {"confirmed", ob->confirmed},
+                                       {"pending", ob->pending},
+                                       {"expected", ob->confirmed + ob->pending},
+                                       {"rewards_confirmed", ob->rewards_confirmed},
+                                       {"rewards_pending", ob->rewards_pending},
+                                       {"share_credits", ob->share_credits}};
       pools.push_back(std::move(j));
     }
     json out = {{"time", unix_seconds(Clock::now())}, {"pools", pools}, {"miner", nullptr}};
@@ -519,6 +566,16 @@ struct ApiServer::Impl : std::enable_shared_from_this<ApiServer::Impl> {
     router.add("GET", "/api/miners/*", read([](Impl& s, const http::Request& r) { return s.miner(r); }));
     router.add("POST", "/api/mining/start", read([](Impl& s, const http::Request& r) { return s.mining(r, true); }));
     router.add("POST", "/api/mining/stop", read([](Impl& s, const http::Request& r) { return s.mining(r, false); }));
+    router.add("GET", "/api/p2p", read([](Impl& s, const http::Request&) {
+      if (!s.node.p2p.status_json) return fail(404, "P2P is off on this node (p2p.enable)");
+      return http::Response::json(200, s.node.p2p.status_json());
+    }));
+    router.add("GET", "/api/p2p/shares", read([](Impl& s, const http::Request& r) {
+      if (!s.node.p2p.shares_json) return fail(404, "P2P is off on this node (p2p.enable)");
+      return http::Response::json(200, s.node.p2p.shares_json(int_param(r, "limit", 100, 1, 100000)));
+    }));
+    router.add("POST", "/api/p2p/bans", read([](Impl& s, const http::Request& r) { return s.p2p_ban(r); }));
+    router.add("DELETE", "/api/p2p/bans/*", read([](Impl& s, const http::Request& r) { return s.p2p_unban(r); }));
     router.add("POST", "/api/auth/login", read([](Impl& s, const http::Request& r) { return s.login(r); }));
     router.add("POST", "/api/auth/logout", read([](Impl& s, const http::Request& r) { return s.logout(r); }));
     router.add("GET", "/api/docs", [](const http::Request&) { return http::Response::json(200, openapi_json()); });

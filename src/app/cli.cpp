@@ -3,6 +3,7 @@
 
 #include "app/app.h"
 #include "core/core.h"
+#include "p2p/federation.h"
 
 namespace otedama::app {
 
@@ -92,6 +93,11 @@ int run_cli(int argc, char** argv) {
   bench_cmd->add_flag("--light", bench_opts.randomx_light, "RandomX: light mode (256 MiB cache) instead of fast");
   bench_cmd->add_flag("!--no-large-pages", bench_opts.large_pages, "Do not try large pages");
 
+  auto* federation_cmd = app.add_subcommand("federation", "Federation between pools (docs/p2p.md)");
+  auto* keygen_cmd = federation_cmd->add_subcommand("keygen", "Create an ed25519 key file (mode 0600, never overwritten) and print its public key");
+  std::string key_out;
+  keygen_cmd->add_option("--out", key_out, "The key file to create (p2p.federation.key_file)")->required();
+
   // CLI11 reports "a subcommand is required" before an unknown word or flag; say what is wrong.
   if (argc > 1) {
     std::string first = argv[1];
@@ -133,6 +139,17 @@ int run_cli(int argc, char** argv) {
     for (const auto& w : r->warnings) fprintf(stderr, "warning: %s\n", w.c_str());
     printf("ok\n");
     return kExitOk;
+  }
+  if (keygen_cmd->parsed()) {
+    try {
+      auto key = p2p::Ed25519Key::generate();
+      key.save(key_out);
+      printf("%s\n", key.public_key_hex().c_str());
+      return kExitOk;
+    } catch (const std::exception& e) {
+      fprintf(stderr, "error: %s\n", e.what());
+      return kExitUsage;
+    }
   }
   if (status_cmd->parsed()) return status(status_opts);
   if (passwd_cmd->parsed()) return passwd(passwd_user, passwd_role);

@@ -8,12 +8,15 @@
 #include <filesystem>
 #include <thread>
 
+#include "accounting/accounting.h"
 #include "api/api.h"
 #include "app/app.h"
 #include "crypto/crypto.h"
 #include "http/http.h"
 #include "miner/miner.h"
 #include "monitor/monitor.h"
+#include "p2p/federation.h"
+#include "p2p/p2p.h"
 #include "pool/pool.h"
 #include "stats/stats.h"
 #include "store/store.h"
@@ -244,6 +247,23 @@ int serve(const config::Config& c, const std::vector<std::string>& warnings) {
       for (size_t i = offset; i < all.size() && page.payments.size() < limit; ++i) page.payments.push_back(all[i]);
       return page;
     };
+    // PPS/FPPS: the operator's running balance (the coin's first pool sets its reward system).
+    std::map<std::string, config::RewardSystem> system_of_coin;
+    for (const auto& p : c.pools)
+      if (p.enable && !p.coin.empty()) system_of_coin.emplace(p.coin, p.reward_system);
+    node.data.operator_balance = [db, atomic_per_coin, system_of_coin](
+                                     const std::string&, const std::string& coin) -> std::optional<api::OperatorBalance> {
+      auto it = system_of_coin.find(coin);
+      if (it == system_of_coin.end() ||
+          (it->second != config::RewardSystem::PPS && it->second != config::RewardSystem::FPPS))
+        return std::nullopt;
+      auto t = db->reward_totals(coin);
+      auto ob = accounting::operator_balance(t.blocks_confirmed, t.blocks_pending, t.share_credits);
+      double f = atomic_per_coin(coin);
+      return api::OperatorBalance{config::to_string(it->second), double(ob.confirmed) / f, double(ob.pending) / f,
+                                  double(t.blocks_confirmed) / f, double(t.blocks_pending) / f,
+                                  double(t.share_credits) / f};
+    };
     node.data.balances = [db, coins_for, atomic_per_coin](const std::string& address, const std::string& coin) {
       std::vector<api::Balance> out;
       for (const auto& k : coins_for(coin)) {
@@ -258,6 +278,157 @@ int serve(const config::Config& c, const std::vector<std::string>& warnings) {
   // ---- accounting wiring (end) ---------------------------------------------------------------
 
   std::vector<std::unique_ptr<pool::Pool>> pools;
+  // ---- P2P wiring (begin): with p2p.enable, the first Bitcoin-family pool mines on the share
+  // chain (docs/p2p.md): its coinbases pay the chain's PPLNS window, nothing is accounted here.
+  std::shared_ptr<p2p::Node> p2p_node;
+  std::string p2p_pool;
+  pool::Pool::FailoverSource p2p_failover_source;  // peers' Stratum ports, for daemon loss
+  if (c.p2p.enable) {
+    for (const auto& p : c.pools)
+      if (p.enable && (p.coin == "litecoin" || p.coin == "bitcoin") && p.daemon.configured()) {
+        p2p_pool = p.name;
+        try {
+          p2p::NodeConfig nc;
+          const std::string& name = c.p2p.network;
+          chain::Network net = name.rfind("regtest", 0) == 0   ? chain::Network::regtest
+                               : name.rfind("testnet", 0) == 0 ? chain::Network::test
+                                                               : chain::Network::main;
+          nc.params = p2p::ChainParams::for_network(
+              chain::coin_from_string(p.coin), net, name,
+              uint32_t(std::max<int64_t>(1, std::chrono::duration_cast<std::chrono::seconds>(c.p2p.share_time).count())));
+          nc.data_dir = (std::filesystem::path(c.app.data_dir) / ("p2p-" + name)).string();
+          nc.listen_host = c.p2p.address.host;
+          nc.listen_port = c.p2p.address.port;
+          nc.seeds = c.p2p.peers;
+          nc.max_peers = c.p2p.max_peers;
+          nc.outbound_peers = c.p2p.outbound_peers;
+          nc.handshake_pow_bits = c.p2p.handshake_pow_bits;
+          nc.ban_time = std::chrono::duration_cast<std::chrono::seconds>(c.p2p.ban_time);
+          nc.stratum_port = p.address.port;
+          p2p_node = std::make_shared<p2p::Node>(io, nc);
+          p2p_node->start();
+        } catch (const std::exception& e) {
+          spdlog::error("p2p: {} (set by p2p.*)", e.what());
+          return kExitUsage;
+        }
+        components.set("p2p", true, "share chain '" + c.p2p.network + "' for pool " + p.name);
+        break;
+      }
+    if (!p2p_node) {
+      spdlog::error("p2p.enable needs an enabled bitcoin or litecoin pool with a coin daemon");
+      return kExitUsage;
+    }
+    node.peers = [p2p_node] {
+      std::vector<api::PeerView> out;
+      uint64_t h = p2p_node->status().height;
+      for (auto& pr : p2p_node->peers()) out.push_back({pr.address, !pr.inbound, pr.ping_ms, h});
+      return out;
+    };
+    node.p2p.status_json = [p2p_node] {
+      auto st = p2p_node->status();
+      nlohmann::json j = {{"network", st.network},      {"network_id", st.network_id_hex},
+                          {"height", st.height},        {"tip", st.tip},
+                          {"share_difficulty", st.share_difficulty},
+                          {"shares", st.shares},        {"orphans", st.orphans},
+                          {"blocks_found", st.blocks},  {"last_share_time", st.last_share_unix},
+                          {"share_time", p2p_node->params().share_time},
+                          {"window_size", p2p_node->params().window},
+                          {"peers", nlohmann::json::array()}, {"window", nlohmann::json::array()},
+                          {"blocks", nlohmann::json::array()}};
+      for (auto& pr : p2p_node->peers())
+        j["peers"].push_back({{"address", pr.address}, {"listen", pr.listen}, {"inbound", pr.inbound},
+                              {"stratum_port", pr.stratum_port}, {"ping_ms", pr.ping_ms}, {"ban_score", pr.ban_score},
+                              {"user_agent", pr.user_agent}});
+      for (auto& m : p2p_node->window_miners())
+        j["window"].push_back({{"payout_script", m.script_hex}, {"shares", m.shares}, {"work", m.work},
+                               {"expected_payout", m.expected_payout}});
+      for (auto& b : p2p_node->blocks(100))
+        j["blocks"].push_back({{"hash", b.hash}, {"coin_height", b.coin_height}, {"share_height", b.share_height},
+                               {"finder_script", b.finder_script_hex}, {"reward", b.reward}, {"time", b.time_unix}});
+      return j.dump();
+    };
+    node.p2p.shares_json = [p2p_node](size_t limit) {
+      nlohmann::json arr = nlohmann::json::array();
+      for (auto& v : p2p_node->shares(limit))
+        arr.push_back({{"height", v.height}, {"hash", v.hash}, {"prev", v.prev}, {"payout_script", v.payout_script_hex},
+                       {"bits", v.bits}, {"time", v.time}, {"work", v.work}, {"block", v.block},
+                       {"coin_height", v.coin_height}, {"reward", v.reward}});
+      return nlohmann::json{{"shares", arr}}.dump();
+    };
+    node.p2p.ban = [p2p_node](const std::string& peer, int64_t seconds) -> std::string {
+      try {
+        p2p_node->ban(peer, std::chrono::seconds(seconds));
+        return "";
+      } catch (const std::exception& e) {
+        return e.what();
+      }
+    };
+    node.p2p.unban = [p2p_node](const std::string& peer) { return p2p_node->unban(peer); };
+    pool::Pool::FailoverSource p2p_failover = [p2p_node]() -> std::optional<config::Address> {
+      for (auto& pr : p2p_node->peers()) {
+        if (!pr.stratum_port) continue;
+        auto host = pr.address.substr(0, pr.address.rfind(':'));
+        if (!host.empty() && host.front() == '[') host = host.substr(1, host.size() - 2);
+        return config::Address{host, pr.stratum_port};
+      }
+      return std::nullopt;
+    };
+    p2p_failover_source = p2p_failover;
+  }
+  // Federation (docs/p2p.md): links to independent pools; new blocks are announced both ways
+  // (a notice makes our pools fetch a new template at once), health goes out every 2 s, and a
+  // pool that loses its daemon sends its miners to a linked pool that says it is healthy.
+  std::shared_ptr<p2p::Federation> federation;
+  if (c.p2p.federation.enable) {
+    try {
+      p2p::FederationConfig fc;
+      fc.key = std::make_shared<const p2p::Ed25519Key>(p2p::Ed25519Key::load(c.p2p.federation.key_file));
+      fc.name = c.app.name;
+      fc.listen = bool(c.p2p.federation.listen);
+      if (c.p2p.federation.listen) {
+        fc.listen_host = c.p2p.federation.listen->host;
+        fc.listen_port = c.p2p.federation.listen->port;
+      }
+      for (const auto& fp : c.p2p.federation.peers)
+        fc.peers.push_back({fp.name, fp.address ? fp.address->to_string() : "", p2p::parse_public_key(fp.public_key)});
+      p2p::Federation::Callbacks cb;
+      cb.on_link = [](const std::string& peer, bool up) {
+        spdlog::info("federation: link to {} {}", peer, up ? "up" : "down");
+      };
+      cb.on_block_notice = [&pools, &c](const std::string& peer, const p2p::BlockNotice& n) {
+        spdlog::info("federation: {} announced {} block {} at height {}", peer, n.coin, to_hex(n.hash), n.height);
+        for (size_t i = 0; i < pools.size(); ++i)
+          if (pools[i]->snapshot().coin == n.coin) pools[i]->block_notify();
+        (void)c;
+      };
+      federation = std::make_shared<p2p::Federation>(io, fc, cb);
+      federation->start();
+    } catch (const std::exception& e) {
+      spdlog::error("federation: {} (set by p2p.federation)", e.what());
+      return kExitUsage;
+    }
+    components.set("federation", true, "listening on port " + std::to_string(federation->port()));
+    // Our found blocks go out as notices (the pools report them to the statistics collector).
+    stats::collector().subscribe([weak = std::weak_ptr<p2p::Federation>(federation)](const stats::Event& e) {
+      if (e.kind != stats::Event::Kind::block) return;
+      auto fed = weak.lock();
+      if (!fed) return;
+      const auto& b = std::get<stats::Block>(e.data);
+      if (b.status != "submitted") return;
+      Hash256 h{};
+      try {
+        h = hash_from_hex(b.hash);
+      } catch (const std::invalid_argument&) {
+        return;
+      }
+      fed->announce_block({b.coin, b.height, h,
+                           std::chrono::duration_cast<std::chrono::milliseconds>(
+                               std::chrono::system_clock::now().time_since_epoch())
+                               .count()});
+    });
+  }
+  // ---- P2P wiring (end)
+
   std::vector<Listener> listeners;
 
   // ---- API and statistics wiring (begin) -----------------------------------------------------
@@ -294,6 +465,20 @@ int serve(const config::Config& c, const std::vector<std::string>& warnings) {
     for (const auto& p : pools) {
       auto s = p->snapshot();
       stats::collector().set_network(s.name, s.height, s.network_difficulty);
+    }
+    if (federation) {  // P2P wiring: our pools' health for the federated pools
+      auto states = components.snapshot();
+      for (const auto& p : pools) {
+        auto s = p->snapshot();
+        bool ok = false;
+        for (const auto& st : states)
+          if (st.name == "pool:" + s.name) ok = st.ready;
+        uint16_t port = p->stratum_port();
+        federation->set_health({s.coin, ok, s.height, uint32_t(s.connections), 0, "", port,
+                                std::chrono::duration_cast<std::chrono::milliseconds>(
+                                    std::chrono::system_clock::now().time_since_epoch())
+                                    .count()});
+      }
     }
     stats::collector().set_miner_state(builtin_miner.state());
     network_timer.expires_after(std::chrono::seconds(2));
@@ -362,7 +547,20 @@ int serve(const config::Config& c, const std::vector<std::string>& warnings) {
         pp = pool::make_pool(
             io, p,
             [&components, component](bool ready, const std::string& detail) { components.set(component, ready, detail); },
-            accounting ? accounting->ledger() : nullptr);  // accounting wiring
+            accounting && p.name != p2p_pool ? accounting->ledger() : nullptr,  // accounting wiring
+            p.name == p2p_pool ? p2p_node : nullptr);                             // P2P wiring
+        // P2P wiring: where miners go when this pool loses its daemon: a healthy federated pool
+        // (asked to take them over), else a share-chain peer's Stratum port.
+        pp->set_failover_source([fed = federation.get(), coin = p.coin,
+                                 peers = p.name == p2p_pool ? p2p_failover_source : pool::Pool::FailoverSource{}]()
+                                    -> std::optional<config::Address> {
+          if (fed) {
+            fed->request_takeover(coin, 0);
+            if (auto e = fed->healthy_stratum_for(coin)) return config::Address{e->first, e->second};
+          }
+          if (peers) return peers();
+          return std::nullopt;
+        });
         pp->start();
       } catch (const std::exception& e) {
         spdlog::error("pool {}: {}", p.name, e.what());  // start() names the config key
@@ -410,6 +608,8 @@ int serve(const config::Config& c, const std::vector<std::string>& warnings) {
     if (api_server) api_server->stop();
     network_timer.cancel();
     for (auto& p : pools) p->stop();
+    if (p2p_node) p2p_node->stop();  // P2P wiring
+    if (federation) federation->stop();
     for (auto& s : servers) s->stop();
     *deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(4500);
     wait_drained();

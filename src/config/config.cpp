@@ -318,7 +318,8 @@ class Section {
 
 const std::vector<std::string> kPoolKeys = {"name", "enable", "address", "max_connections", "fee_percentage",
                                             "rewards", "coin", "algorithm", "payout_address", "daemon",
-                                            "tls_address", "tls_cert", "tls_key", "difficulty", "nicehash", "randomx_mode", "payouts"};
+                                            "tls_address", "tls_cert", "tls_key", "failover", "difficulty", "nicehash", "randomx_mode",
+                                            "payouts"};
 
 void read_pool(const Section& s, PoolConfig& p) {
   s.string("name", p.name);
@@ -388,6 +389,16 @@ void read_pool(const Section& s, PoolConfig& p) {
   s.string("tls_key", p.tls_key);
   if (p.tls_address && (p.tls_cert.empty() || p.tls_key.empty()))
     s.bad("tls_address", "stratum+ssl needs tls_cert and tls_key (PEM files)");
+  std::vector<std::string> failover;
+  s.list("failover", failover, [&](const std::string& item) -> std::string {
+    std::string why;
+    auto a = parse_address(item, &why);
+    if (!a) return "expected another node's Stratum address host:port such as 10.0.0.2:3333, got '" + item + "': " + why;
+    if (a->host == "0.0.0.0" || a->host == "::")
+      return "'" + item + "' is a listen-on-all address; name the node miners should reconnect to";
+    p.failover.push_back(*a);
+    return "";
+  });
 
   auto df = s.section("difficulty", {"initial", "min", "max", "target_share_time"});
   const double kMinDiff = std::ldexp(1.0, -32);
@@ -608,7 +619,8 @@ LoadResult load_string(const std::string& yaml, const std::string& source_name, 
     st.bad("dsn", "the postgres driver needs a dsn such as postgresql://user@127.0.0.1:5432/otedama");
   if (c.storage.path.empty()) c.storage.path = c.app.data_dir + "/otedama.db";
 
-  auto p2p = top.section("p2p", {"enable", "address", "peers", "max_peers", "share_time", "network"});
+  auto p2p = top.section("p2p", {"enable", "address", "peers", "max_peers", "share_time", "network", "outbound_peers",
+                                 "handshake_pow_bits", "ban_time", "federation"});
   p2p.boolean("enable", c.p2p.enable);
   p2p.address("address", c.p2p.address);
   p2p.list("peers", c.p2p.peers, [](const std::string& s) -> std::string {
@@ -618,6 +630,54 @@ LoadResult load_string(const std::string& yaml, const std::string& source_name, 
   p2p.integer("max_peers", c.p2p.max_peers, 1, 1000);
   p2p.duration("share_time", c.p2p.share_time, std::chrono::seconds(1), std::chrono::minutes(10));
   p2p.string("network", c.p2p.network);
+  p2p.integer("outbound_peers", c.p2p.outbound_peers, 0, 1000);
+  if (c.p2p.outbound_peers > c.p2p.max_peers)
+    p2p.bad("outbound_peers", "outbound_peers (" + std::to_string(c.p2p.outbound_peers) + ") is over max_peers (" +
+                                  std::to_string(c.p2p.max_peers) + ")");
+  p2p.integer("handshake_pow_bits", c.p2p.handshake_pow_bits, 0, 24);
+  p2p.duration("ban_time", c.p2p.ban_time, std::chrono::seconds(1), std::chrono::days(30));
+
+  auto fed = p2p.section("federation", {"enable", "key_file", "listen", "peers"});
+  auto& f = c.p2p.federation;
+  fed.boolean("enable", f.enable);
+  fed.string("key_file", f.key_file);
+  if (fed.has("listen")) {
+    Address a;
+    size_t before = ctx.errors->size();
+    fed.address("listen", a);
+    if (ctx.errors->size() == before) f.listen = a;
+  }
+  if (f.enable && f.key_file.empty())
+    fed.bad("key_file", "federation needs this pool's ed25519 key (a PEM file; `openssl genpkey -algorithm ed25519`)");
+  if (fed.has("peers")) {
+    YAML::Node list = fed.get("peers");
+    if (!list.IsSequence()) {
+      fed.bad("peers", "expected a list of {name, address, public_key}");
+    } else {
+      std::set<std::string> names, keys;
+      for (size_t i = 0; i < list.size(); ++i) {
+        Section ps(ctx, list[i], "p2p.federation.peers[" + std::to_string(i) + "]", {"name", "address", "public_key"});
+        Config::P2P::Federation::Peer peer;
+        ps.string("name", peer.name);
+        if (ps.has("address")) {
+          Address a;
+          size_t before = ctx.errors->size();
+          ps.address("address", a);
+          if (ctx.errors->size() == before) peer.address = a;
+        }
+        ps.string("public_key", peer.public_key);
+        std::transform(peer.public_key.begin(), peer.public_key.end(), peer.public_key.begin(), ::tolower);
+        if (peer.name.empty()) ps.bad("name", "each federation peer needs a name");
+        else if (!names.insert(peer.name).second) ps.bad("name", "two federation peers are named '" + peer.name + "'");
+        if (peer.public_key.size() != 64 ||
+            peer.public_key.find_first_not_of("0123456789abcdef") != std::string::npos)
+          ps.bad("public_key", "expected the pool's ed25519 public key as 64 hex digits");
+        else if (!keys.insert(peer.public_key).second)
+          ps.bad("public_key", "the same key is listed for two federation peers");
+        f.peers.push_back(peer);
+      }
+    }
+  }
 
   if (result.errors.empty()) result.config = std::move(c);
   return result;

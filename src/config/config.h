@@ -68,6 +68,9 @@ struct PoolConfig {
   DaemonConfig daemon;
   std::optional<Address> tls_address;
   std::string tls_cert, tls_key;
+  // Other nodes' Stratum endpoints (host:port). When this pool loses its coin daemon it sends
+  // its miners client.reconnect to the first of them that accepts a connection (Bitcoin family).
+  std::vector<Address> failover;
   DifficultyConfig difficulty;
   bool nicehash = false;
   // RandomX share checks: fast (2 GiB dataset, ~5 ms a hash), light (256 MiB, ~30 ms), or auto:
@@ -164,6 +167,22 @@ struct Config {
     uint32_t max_peers = 32;
     Duration share_time = std::chrono::seconds(10);
     std::string network = "mainnet";
+    uint32_t outbound_peers = 8;      // dial seeds and learned addresses until this many outbound
+    uint32_t handshake_pow_bits = 18;  // proof of work asked of each connecting peer (docs/p2p.md)
+    Duration ban_time = std::chrono::minutes(10);
+
+    // Links to independent pools (docs/p2p.md, "Federation"); works with or without the share chain.
+    struct Federation {
+      bool enable = false;
+      std::string key_file;          // this pool's ed25519 private key (PEM)
+      std::optional<Address> listen; // unset: this side only dials
+      struct Peer {
+        std::string name;
+        std::optional<Address> address;  // unset: that pool dials us
+        std::string public_key;          // 64 hex digits
+      };
+      std::vector<Peer> peers;
+    } federation;
   } p2p;
 };
 

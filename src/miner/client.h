@@ -4,9 +4,11 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -31,6 +33,16 @@ class Protocol {
   // The connection is gone: stop searching on its work.
   virtual void on_disconnected() = 0;
   virtual void worker(unsigned index) = 0;
+  // Fail-back check, on its own thread and its own link: true when the pool behind `link`
+  // accepts this miner and sends a job within `timeout`; false on a refusal, client.reconnect,
+  // a closed link, the timeout or `abort`. Must not touch the session's state.
+  virtual bool probe(PoolLink& link, std::chrono::milliseconds timeout, const std::atomic<bool>& abort) = 0;
+};
+
+// client.reconnect as the pool asked: where (nullopt: the same pool) and after how long.
+struct ReconnectRequest {
+  std::optional<PoolUrl> target;  // tls is taken from the URL in use
+  std::chrono::seconds wait{0};
 };
 
 class MinerCore {
@@ -50,14 +62,26 @@ class MinerCore {
   bool send(const nlohmann::json& msg);
   // The pool in use, "host:port" ("" when disconnected).
   std::string pool() const;
+  // The URL of the session in use (a client.reconnect target, or one of urls).
+  PoolUrl current_url() const;
+  // client.reconnect: the session ends (the protocol's on_line returns false right after this)
+  // and the next one follows the request. Network thread only.
+  void request_reconnect(ReconnectRequest request);
 
   // Runs the network loop, the workers and the report loop until stopping.
   void run(Protocol& protocol, const std::function<void(const MinerStats&)>& report);
   MinerStats stats() const;
 
  private:
+  struct SessionEnd {
+    bool got_work = false;  // at least one job came
+    bool failback = false;  // left for the preferred pool, which gives work again
+    std::optional<ReconnectRequest> reconnect;
+  };
   void network_loop(Protocol& protocol);
-  void session(Protocol& protocol, size_t index);
+  SessionEnd session(Protocol& protocol, const PoolUrl& url, bool preferred);
+  bool probe_preferred(Protocol& protocol, const std::atomic<bool>& abort);
+  void pause(std::chrono::milliseconds d) const;
   MinerStats snapshot(double rate) const;
 
   std::shared_ptr<ssl_ctx_st> tls_context_;
@@ -65,6 +89,8 @@ class MinerCore {
   std::shared_ptr<PoolLink> link_;
   mutable std::mutex stats_mutex_;
   std::string pool_name_, last_error_, fatal_;
+  std::optional<ReconnectRequest> reconnect_request_;  // network thread only
+  PoolUrl current_url_;                                // under stats_mutex_
   MinerStats last_;
 };
 

@@ -215,17 +215,10 @@ std::shared_ptr<ssl_ctx_st> make_client_tls_context() {
   return std::shared_ptr<ssl_ctx_st>(ctx, &SSL_CTX_free);
 }
 
-bool pool_answers(const PoolUrl& url, std::chrono::milliseconds timeout) {
-  std::string error;
-  int fd = connect_to(url, timeout, error);
-  if (fd < 0) return false;
-  close(fd);
-  return true;
-}
-
 std::unique_ptr<PoolLink> PoolLink::open(const PoolUrl& url, ssl_ctx_st* tls_context,
-                                         const std::atomic<bool>& stopping, std::string& error) {
-  int s = connect_to(url, std::chrono::seconds(5), error);
+                                         const std::atomic<bool>& stopping, std::string& error,
+                                         std::chrono::milliseconds connect_timeout) {
+  int s = connect_to(url, connect_timeout, error);
   if (s < 0) {
     error = "cannot connect to " + url.host + ":" + std::to_string(url.port) + ": " + error;
     return nullptr;
@@ -235,7 +228,7 @@ std::unique_ptr<PoolLink> PoolLink::open(const PoolUrl& url, ssl_ctx_st* tls_con
   if (url.tls) {
     if (!tls_context) throw std::logic_error("PoolLink: a TLS URL without a TLS context");
     link->tls_ = std::make_unique<TlsLink>(tls_context, s, url.host);
-    if (!link->tls_->handshake(std::chrono::seconds(10), stopping)) {
+    if (!link->tls_->handshake(std::chrono::seconds(5), stopping)) {
       error = "TLS handshake with " + url.host + ":" + std::to_string(url.port) + " failed: " + link->tls_->error();
       link->tls_.reset();  // no close_notify on a failed handshake
       return nullptr;

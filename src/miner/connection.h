@@ -23,14 +23,13 @@ class TlsLink;
 // commonly use self-signed ones, and shares carry no secret).
 std::shared_ptr<ssl_ctx_st> make_client_tls_context();
 
-// A TCP connection attempt, closed at once: is the pool there? (fail-back to the preferred one)
-bool pool_answers(const PoolUrl& url, std::chrono::milliseconds timeout);
-
 class PoolLink {
  public:
   // Connects (and for TLS hands shakes). nullptr with `error` set when that fails.
+  // A pool that does not accept the TCP connection within connect_timeout counts as down.
   static std::unique_ptr<PoolLink> open(const PoolUrl& url, ssl_ctx_st* tls_context,
-                                        const std::atomic<bool>& stopping, std::string& error);
+                                        const std::atomic<bool>& stopping, std::string& error,
+                                        std::chrono::milliseconds connect_timeout = std::chrono::seconds(3));
   ~PoolLink();  // TLS close_notify, then close
   PoolLink(const PoolLink&) = delete;
   PoolLink& operator=(const PoolLink&) = delete;

@@ -5,6 +5,8 @@
 // the messages and the search.
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <future>
 #include <stdexcept>
 #include <thread>
 
@@ -24,6 +26,9 @@ MinerCore::MinerCore(MinerConfig c) : cfg(std::move(c)) {
   if (cfg.threads == 0) cfg.threads = std::max(1u, std::thread::hardware_concurrency());
   if (cfg.threads > 1024) throw std::invalid_argument("--threads must be at most 1024");
   if (cfg.max_line < 1024) throw std::invalid_argument("max_line must be at least 1024 bytes");
+  if (cfg.response_timeout.count() <= 0 || cfg.failback_interval.count() <= 0 || cfg.reconnect_min.count() <= 0 ||
+      cfg.reconnect_max < cfg.reconnect_min)
+    throw std::invalid_argument("miner timeouts must be positive (and reconnect_max at least reconnect_min)");
 }
 
 void MinerCore::set_error(const std::string& e) {
@@ -55,14 +60,33 @@ std::string MinerCore::pool() const {
   return pool_name_;
 }
 
-void MinerCore::session(Protocol& protocol, size_t index) {
-  const PoolUrl& url = urls[index];
+PoolUrl MinerCore::current_url() const {
+  std::lock_guard lock(stats_mutex_);
+  return current_url_;
+}
+
+void MinerCore::request_reconnect(ReconnectRequest request) { reconnect_request_ = std::move(request); }
+
+void MinerCore::pause(std::chrono::milliseconds d) const {
+  auto until = clock_type::now() + d;
+  while (!stopping && clock_type::now() < until) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+}
+
+bool MinerCore::probe_preferred(Protocol& protocol, const std::atomic<bool>& abort) {
+  std::string error;
+  auto link = PoolLink::open(urls[0], tls_context_.get(), abort, error, std::chrono::seconds(2));
+  if (!link) return false;
+  return protocol.probe(*link, cfg.response_timeout, abort);
+}
+
+MinerCore::SessionEnd MinerCore::session(Protocol& protocol, const PoolUrl& url, bool preferred) {
+  SessionEnd end;
   std::string error;
   std::shared_ptr<PoolLink> link = PoolLink::open(url, tls_context_.get(), stopping, error);
   if (!link) {
     set_error(error);
     spdlog::warn("miner: {}", error);
-    return;
+    return end;
   }
   const std::string name = url.host + ":" + std::to_string(url.port);
   {
@@ -72,15 +96,21 @@ void MinerCore::session(Protocol& protocol, size_t index) {
   {
     std::lock_guard lock(stats_mutex_);
     pool_name_ = name;
+    current_url_ = url;
   }
   if (url.tls)
     spdlog::info("miner: connected to {} over {}; the pool's certificate is not verified (self-signed "
                  "pool certificates are accepted)", name, link->tls_version());
   else
     spdlog::info("miner: connected to {}", name);
+  reconnect_request_.reset();
   protocol.on_connected();
 
-  auto next_probe = clock_type::now() + std::chrono::seconds(15);
+  const auto connected_at = clock_type::now();
+  const uint64_t jobs_at_start = jobs.load();
+  auto next_probe = connected_at + cfg.failback_interval;
+  std::atomic<bool> probe_abort{false};
+  std::future<bool> probe;  // fail-back check of the preferred pool, on its own thread
   auto on_line = [&](const std::string& line) { return protocol.on_line(line); };
   while (!stopping) {
     error.clear();
@@ -90,15 +120,31 @@ void MinerCore::session(Protocol& protocol, size_t index) {
       break;
     }
     if (!protocol.on_tick()) break;
-    // On a backup pool, go back to the preferred one as soon as it answers.
-    if (index > 0 && clock_type::now() >= next_probe) {
-      next_probe = clock_type::now() + std::chrono::seconds(15);
-      if (pool_answers(urls[0], std::chrono::seconds(2))) {
-        spdlog::info("miner: preferred pool {}:{} is back", urls[0].host, urls[0].port);
+    auto now = clock_type::now();
+    if (!end.got_work && jobs.load() != jobs_at_start) end.got_work = true;
+    if (!end.got_work && now - connected_at >= cfg.response_timeout) {
+      error = "no job from " + name + " within " + std::to_string(cfg.response_timeout.count()) + " ms";
+      set_error(error);
+      spdlog::warn("miner: {}", error);
+      break;
+    }
+    if (preferred) continue;
+    if (probe.valid()) {
+      if (probe.wait_for(std::chrono::seconds(0)) != std::future_status::ready) continue;
+      if (probe.get()) {
+        spdlog::info("miner: preferred pool {}:{} gives work again", urls[0].host, urls[0].port);
+        end.failback = true;
         break;
       }
+      next_probe = now + cfg.failback_interval;
+    } else if (now >= next_probe) {
+      probe = std::async(std::launch::async, [&] { return probe_preferred(protocol, probe_abort); });
     }
   }
+  probe_abort = true;
+  if (probe.valid()) probe.wait();  // at most one poll round or the 2 s connect timeout
+  end.reconnect = std::move(reconnect_request_);
+  reconnect_request_.reset();
   protocol.on_disconnected();
   {
     std::lock_guard lock(link_mutex_);
@@ -110,23 +156,58 @@ void MinerCore::session(Protocol& protocol, size_t index) {
     pool_name_.clear();
   }
   spdlog::info("miner: disconnected from {}", name);
+  return end;
 }
 
 void MinerCore::network_loop(Protocol& protocol) {
+  constexpr int kMaxRedirectsWithoutWork = 4;  // a pool bouncing the miner around gets no more
+  constexpr auto kMaxReconnectWait = std::chrono::seconds(300);
   auto backoff = cfg.reconnect_min;
   size_t index = 0;
+  std::optional<PoolUrl> redirect;  // client.reconnect's target, for one session
+  int redirects = 0;                // followed in a row without getting work
   while (!stopping) {
+    const PoolUrl url = redirect ? *redirect : urls[index];
     auto started = clock_type::now();
-    session(protocol, index);
+    SessionEnd end = session(protocol, url, !redirect && index == 0);
     if (stopping) break;
     reconnects.fetch_add(1);
-    bool was_long = clock_type::now() - started > std::chrono::seconds(10);
-    // After a long session go straight back to the preferred pool; else try the next one.
+    if (end.got_work) redirects = 0;
+    if (end.reconnect && redirects < kMaxRedirectsWithoutWork) {
+      ++redirects;
+      auto wait = std::min<std::chrono::seconds>(end.reconnect->wait, kMaxReconnectWait);
+      if (end.reconnect->target) {
+        PoolUrl target = *end.reconnect->target;
+        target.tls = url.tls;
+        redirect.reset();
+        auto same = [&](const PoolUrl& u) { return u.host == target.host && u.port == target.port && u.tls == target.tls; };
+        if (auto it = std::find_if(urls.begin(), urls.end(), same); it != urls.end())
+          index = size_t(it - urls.begin());  // one of ours: go on from there
+        else
+          redirect = target;
+        spdlog::info("miner: {}:{} asks to reconnect to {}:{}{}", url.host, url.port, target.host, target.port,
+                     wait.count() ? " in " + std::to_string(wait.count()) + " s" : "");
+      } else {
+        spdlog::info("miner: {}:{} asks to reconnect{}", url.host, url.port,
+                     wait.count() ? " in " + std::to_string(wait.count()) + " s" : "");
+      }
+      pause(wait);
+      continue;
+    }
+    if (end.reconnect) spdlog::warn("miner: ignoring client.reconnect: {} redirects in a row without work", redirects);
+    // A redirected session counts as one on the URL that sent it: when it fails, the next one.
+    redirect.reset();
+    if (end.failback) {
+      index = 0;
+      backoff = cfg.reconnect_min;
+      continue;
+    }
+    // After a long session go straight back to the preferred pool (once); else try the next one.
+    bool was_long = end.got_work && clock_type::now() - started > std::chrono::seconds(10);
     index = was_long ? 0 : (index + 1) % urls.size();
     if (was_long) backoff = cfg.reconnect_min;
-    if (index == 0 && !was_long) {
-      auto until = clock_type::now() + backoff;
-      while (!stopping && clock_type::now() < until) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    if (index == 0 && !was_long) {  // every URL failed in turn
+      pause(backoff);
       backoff = std::min(backoff * 2, cfg.reconnect_max);
     }
   }

@@ -3,6 +3,18 @@
 // jobs, submit, keepalived, the nicehash extension; docs/stratum-monero.md) as XMRig does.
 // Both reconnect with back-off, fail over across several pool URLs (plain or TLS), search
 // nonces on all threads with the PoW library and submit shares.
+//
+// Fail-over: a pool that refuses the connection or resets it is left at once for the next URL
+// (after a long session the preferred one is retried first, once); one that does not accept
+// the connection within 3 s, sends no job within response_timeout or leaves a share unanswered
+// that long is left too. Only after every URL failed in turn does the miner back off
+// (reconnect_min doubling up to reconnect_max). On a backup pool it checks the preferred one
+// every failback_interval with a real login (subscribe + authorize + a job, or a Monero login
+// with a job) and returns as soon as that one gives work again.
+// client.reconnect [host, port, wait] (Stratum v1, every element optional): the miner closes
+// the session, waits `wait` seconds (at most 300) and connects to host:port with the TLS
+// setting of the current URL, or to the same pool without a host. The redirect lasts one
+// session: when it fails or ends, the configured URLs take over again.
 #pragma once
 
 #include <atomic>
@@ -42,7 +54,11 @@ struct MinerConfig {
   unsigned init_threads = 0;  // randomx: dataset initialization threads; 0 = every hardware thread
   std::chrono::milliseconds keepalive_interval{60000};  // randomx: keepalived when the pool offers it
   std::chrono::milliseconds report_interval{10000};
-  std::chrono::milliseconds reconnect_min{500}, reconnect_max{30000};
+  std::chrono::milliseconds reconnect_min{500}, reconnect_max{10000};
+  // A connected pool that sends no job, or leaves a share unanswered, this long is left.
+  std::chrono::milliseconds response_timeout{10000};
+  // On a backup pool: how often to check whether the preferred (first) pool gives work again.
+  std::chrono::milliseconds failback_interval{15000};
   size_t max_line = 64 << 20;  // notify lines of a P2P coinbase paying thousands are large
 };
 

@@ -311,6 +311,31 @@ class MoneroStratum final : public Protocol {
     send_request(Request::login, "login", std::move(params));
   }
 
+  // A login of its own on the probe link: the pool gives work when the answer carries a job.
+  bool probe(PoolLink& link, std::chrono::milliseconds timeout, const std::atomic<bool>& abort) override {
+    json params = {{"login", cfg_.user},
+                   {"pass", cfg_.password},
+                   {"agent", "otedama/" + std::string(version())},
+                   {"algo", json::array({"rx/0"})}};
+    if (!link.send_line(json{{"id", 1}, {"jsonrpc", "2.0"}, {"method", "login"}, {"params", params}}.dump())) return false;
+    bool done = false, ok = false;
+    auto deadline = clock_type::now() + timeout;
+    std::string error;
+    auto on_line = [&](const std::string& line) {
+      json m = json::parse(line, nullptr, false);
+      if (!m.is_object()) return !(done = true);
+      if (!m.contains("id") || m["id"] != 1) return true;  // notifications
+      done = true;
+      const json& result = m.contains("result") ? m["result"] : json();
+      ok = (!m.contains("error") || m["error"].is_null()) && result.is_object() && result.contains("job") &&
+           result["job"].is_object();
+      return false;
+    };
+    while (!abort && !done && clock_type::now() < deadline)
+      if (!link.read_lines(std::chrono::milliseconds(200), cfg_.max_line, on_line, error)) break;
+    return ok;
+  }
+
   bool on_line(const std::string& line) override {
     json msg;
     try {

@@ -32,6 +32,43 @@ std::string hex32(uint32_t v) {
   return b;
 }
 
+// client.reconnect's params: [host, port, wait_seconds], each optional (ports and waits also
+// as decimal strings, as some pools send them). Throws std::invalid_argument.
+ReconnectRequest parse_reconnect(const json& params, const PoolUrl& current) {
+  ReconnectRequest r;
+  if (!params.is_array() && !params.is_null()) throw std::invalid_argument("params is not an array");
+  auto number = [](const json& j, const char* what, uint64_t max) -> uint64_t {
+    uint64_t v = 0;
+    if (j.is_number_unsigned()) {
+      v = j.get<uint64_t>();
+    } else if (j.is_number_integer() && j.get<int64_t>() >= 0) {
+      v = uint64_t(j.get<int64_t>());
+    } else if (j.is_string() && !j.get<std::string>().empty() && j.get<std::string>().size() <= 10 &&
+               j.get<std::string>().find_first_not_of("0123456789") == std::string::npos) {
+      v = std::stoull(j.get<std::string>());
+    } else {
+      throw std::invalid_argument(std::string(what) + " is not a non-negative integer: " + j.dump());
+    }
+    if (v > max) throw std::invalid_argument(std::string(what) + " " + std::to_string(v) + " is out of range");
+    return v;
+  };
+  const json none;
+  const json& host = params.is_array() && params.size() > 0 ? params[0] : none;
+  const json& port = params.is_array() && params.size() > 1 ? params[1] : none;
+  const json& wait = params.is_array() && params.size() > 2 ? params[2] : none;
+  if (!wait.is_null()) r.wait = std::chrono::seconds(number(wait, "wait", 1u << 30));
+  if (!host.is_null() && !host.is_string()) throw std::invalid_argument("host is not a string");
+  std::string h = host.is_string() ? host.get<std::string>() : "";
+  if (h.size() > 255 || h.find_first_of(" \t\r\n/") != std::string::npos)
+    throw std::invalid_argument("host '" + h.substr(0, 64) + "' is not a host name or address");
+  if (!h.empty() && h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);
+  uint64_t p = port.is_null() ? 0 : number(port, "port", 65535);
+  if (!port.is_null() && p == 0) throw std::invalid_argument("port 0");
+  if (h.empty() && p == 0) return r;  // the same pool
+  r.target = PoolUrl{h.empty() ? current.host : h, p ? uint16_t(p) : current.port, current.tls};
+  return r;
+}
+
 // Spreads the bits of k over the set bits of mask (lowest first), like PDEP.
 uint32_t deposit_bits(uint32_t k, uint32_t mask) {
   uint32_t out = 0;
@@ -55,6 +92,10 @@ class StratumV1 final : public Protocol {
 
   void on_connected() override {
     version_mask = 0;
+    {
+      std::lock_guard lock(pending_mutex);
+      pending.clear();
+    }
     send_line({{"id", 1}, {"method", "mining.configure"},
                {"params", {json::array({"version-rolling"}), {{"version-rolling.mask", "1fffe000"}, {"version-rolling.min-bit-count", 2}}}}});
     send_line({{"id", 2}, {"method", "mining.subscribe"}, {"params", {"otedama/" + std::string(version())}}});
@@ -62,6 +103,49 @@ class StratumV1 final : public Protocol {
   }
 
   bool on_line(const std::string& line) override { return handle_line(line); }
+
+  // A pool that leaves a share unanswered for response_timeout is as good as gone.
+  bool on_tick() override {
+    auto now = std::chrono::steady_clock::now();
+    std::lock_guard lock(pending_mutex);
+    for (const auto& [id, p] : pending)
+      if (now - p.sent >= cfg.response_timeout) {
+        set_error("the pool left a share unanswered for " + std::to_string(cfg.response_timeout.count()) + " ms");
+        spdlog::warn("miner: {}: no answer to share {} of job {}", core_.pool(), id, p.job);
+        return false;
+      }
+    return true;
+  }
+
+  bool probe(PoolLink& link, std::chrono::milliseconds timeout, const std::atomic<bool>& abort) override {
+    if (!link.send_line(json{{"id", 2}, {"method", "mining.subscribe"}, {"params", {"otedama/" + std::string(version())}}}.dump()) ||
+        !link.send_line(json{{"id", 3}, {"method", "mining.authorize"}, {"params", {cfg.user, cfg.password}}}.dump()))
+      return false;
+    bool subscribed = false, authorized = false, job = false, refused = false;
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    std::string error;
+    auto on_line = [&](const std::string& line) {
+      json m = json::parse(line, nullptr, false);
+      if (!m.is_object()) return !(refused = true);
+      if (m.contains("method")) {
+        const json& method = m["method"];
+        if (method == "mining.notify") job = true;
+        if (method == "client.reconnect") refused = true;
+        return !refused;
+      }
+      const json& id = m.contains("id") ? m["id"] : json();
+      bool ok = (!m.contains("error") || m["error"].is_null()) && m.contains("result");
+      if (id == 2) subscribed = ok && m["result"].is_array();
+      if (id == 3) authorized = ok && m["result"] == true;
+      if ((id == 2 && !subscribed) || (id == 3 && !authorized)) refused = true;
+      return !refused;
+    };
+    while (!abort && !refused && std::chrono::steady_clock::now() < deadline) {
+      if (!link.read_lines(std::chrono::milliseconds(200), cfg.max_line, on_line, error)) return false;
+      if (subscribed && authorized && job) return true;
+    }
+    return false;
+  }
 
   void on_disconnected() override { clear_work(); }
 
@@ -108,7 +192,7 @@ class StratumV1 final : public Protocol {
     if (w.version_mask) params.push_back(hex32(version & w.version_mask));
     {
       std::lock_guard lock(pending_mutex);
-      pending[id] = w.job.id;
+      pending[id] = {w.job.id, std::chrono::steady_clock::now()};
     }
     if (!send_line({{"id", id}, {"method", "mining.submit"}, {"params", params}})) {
       std::lock_guard lock(pending_mutex);
@@ -141,7 +225,11 @@ class StratumV1 final : public Protocol {
   std::atomic<uint64_t> extranonce2_counter{0};
 
   std::mutex pending_mutex;
-  std::map<uint64_t, std::string> pending;  // submit id -> job id
+  struct Pending {
+    std::string job;
+    std::chrono::steady_clock::time_point sent;
+  };
+  std::map<uint64_t, Pending> pending;  // submit id -> what and when
   std::atomic<uint64_t> next_id{10};
 
   void set_error(const std::string& e) { core_.set_error(e); }
@@ -207,7 +295,7 @@ class StratumV1 final : public Protocol {
         } else if (method == "mining.set_version_mask") {
           version_mask = parse_u32_hex(params.at(0), "version mask");
         } else if (method == "client.reconnect") {
-          spdlog::info("miner: pool asked to reconnect");
+          core_.request_reconnect(parse_reconnect(params, core_.current_url()));
           return false;
         } else if (method == "mining.ping") {
           send_line({{"id", msg["id"]}, {"result", "pong"}, {"error", nullptr}});

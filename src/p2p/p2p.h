@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <map>
 #include <memory>
@@ -24,6 +25,10 @@
 #include "accounting/accounting.h"
 #include "chain/chain.h"
 #include "core/core.h"
+
+namespace boost::asio {
+class io_context;
+}
 
 namespace otedama::p2p {
 
@@ -41,7 +46,9 @@ struct ChainParams {
   uint32_t window = 2160;                       // PPLNS window, in shares (6 h at 10 s)
   uint32_t retarget_span = 30;                  // shares looked back by the retarget
   uint32_t max_target_bits = 0x1e0fffff;        // easiest share target (compact)
-  std::optional<uint32_t> block_target_bits;    // test networks: a share is a block only at or below this too
+  // Test networks: a share is a block only when its PoW is also at or below its share target
+  // >> block_shift (one share in 2^shift), whatever the coin's (trivial regtest) target says.
+  uint32_t block_shift = 0;
   uint32_t fee_ppm = 0;                         // the finding node's fee, parts per million (default 0)
   int64_t min_output = 10000;                   // dust threshold, atoms: smaller payouts are redistributed
   uint32_t max_outputs = 4000;                  // coinbase payout outputs at most (window must fit)
@@ -181,6 +188,8 @@ class ShareChain {
 
   // What the next share on `parent` (null: the first share) must declare as its target.
   uint32_t next_bits(const ShareEntry* parent) const;
+  // Whether PoW `pow` on a share with `info` and coin header `header` is a block.
+  bool block_pow(const U256& pow, const ShareInfo& info, const chain::BlockHeader& header) const;
   // The payout outputs a share on `parent` with `info` must carry for `reward`.
   std::vector<chain::TxOut> expected_payouts(const ShareEntry* parent, const ShareInfo& info, int64_t reward) const;
   // The window ending at `last` (its last `window` shares), oldest first.
@@ -202,7 +211,6 @@ class ShareChain {
   ChainParams params_;
   Hash256 network_id_;
   U256 max_target_;
-  std::optional<U256> block_target_;
   struct HashHasher {
     size_t operator()(const Hash256& h) const {
       size_t v;
@@ -236,6 +244,128 @@ class ShareFile {
  private:
   std::string path_;
   int fd_ = -1;
+};
+
+}  // namespace otedama::p2p
+
+// ---- the node: chain + peers -----------------------------------------------------------------------
+
+namespace otedama::p2p {
+
+class Network;
+
+struct NodeConfig {
+  ChainParams params;
+  std::string data_dir;  // shares.dat and node_id live here
+  std::string listen_host = "0.0.0.0";
+  uint16_t listen_port = 0;  // 0: the kernel picks (tests)
+  std::vector<std::string> seeds;
+  size_t max_peers = 32;
+  size_t outbound_peers = 8;
+  uint32_t handshake_pow_bits = 18;
+  std::chrono::seconds ban_time{600};
+  uint16_t stratum_port = 0;  // advertised to peers (miners can be sent there)
+  size_t sync_batch = 500;    // shares per sync answer
+  Bytes fee_script;           // where this node's fee goes (networks with a fee only)
+};
+
+// What a miner's job needs from the chain.
+struct JobPlan {
+  ShareInfo info;                      // prev, height, bits, time, payout and fee scripts
+  std::vector<chain::TxOut> payouts;   // before the commitment
+  U256 share_target;
+  Hash256 network_id{};
+};
+
+struct PeerSummary {
+  std::string address, listen, user_agent;
+  uint16_t stratum_port = 0;
+  bool inbound = false;
+  double ping_ms = -1;
+  int ban_score = 0;
+};
+
+struct MinerInWindow {
+  std::string script_hex;
+  uint64_t shares = 0;
+  double work = 0;            // sum of the shares' work (expected hashes)
+  int64_t expected_payout = 0;  // of a block found now, at the last share's reward
+};
+
+struct NodeStatus {
+  std::string network;
+  std::string network_id_hex;
+  uint64_t height = 0;
+  std::string tip;  // display hex, "" before the first share
+  double share_difficulty = 0;  // of the next share, in the coin's difficulty units
+  uint64_t shares = 0, orphans = 0, blocks = 0;
+  uint64_t peers = 0;
+  int64_t last_share_unix = 0;
+};
+
+struct BlockFound {
+  uint64_t share_height = 0;
+  uint32_t coin_height = 0;
+  std::string hash;  // display hex
+  std::string finder_script_hex;
+  int64_t reward = 0;
+  int64_t time_unix = 0;
+};
+
+// The P2P node: the share chain (persisted), its peers, sync and relay. Thread-safe: the
+// pool calls plan()/submit() from its loop, the API reads from its own thread.
+class Node {
+ public:
+  // Throws std::invalid_argument (bad parameters) or std::runtime_error (data directory).
+  Node(boost::asio::io_context& io, NodeConfig config);
+  ~Node();
+  Node(const Node&) = delete;
+  Node& operator=(const Node&) = delete;
+
+  // Loads the chain from disk, binds the P2P port (std::runtime_error naming it) and dials seeds.
+  void start();
+  void stop();
+  uint16_t port() const;
+
+  const ChainParams& params() const;
+  const Hash256& network_id() const;
+  bool block_pow(const U256& pow, const ShareInfo& info, const chain::BlockHeader& header) const;
+  // The next share for a miner paying `payout_script`, on the current tip.
+  JobPlan plan(const Bytes& payout_script, int64_t reward, uint32_t now_unix) const;
+  // A local miner's share that met the share target: verified, added, stored, relayed.
+  AddResult submit(Share share);
+
+  // Called (on the node's thread) when the tip changes: the pool makes new jobs.
+  void on_tip(std::function<void()> callback);
+  // Called once for every block share accepted (local or from a peer): the full block for
+  // submitblock, its hash (display hex) and coin height.
+  void on_block(std::function<void(Bytes block, std::string hash, uint32_t coin_height)> callback);
+
+  NodeStatus status() const;
+  std::vector<PeerSummary> peers() const;
+  std::vector<MinerInWindow> window_miners() const;
+  std::vector<BlockFound> blocks(size_t max) const;
+  // The best chain's shares, newest first (at most max), for the API and for tests that
+  // recompute the payouts independently.
+  struct ShareView {
+    uint64_t height = 0;
+    std::string hash, prev;  // display hex
+    std::string payout_script_hex;
+    uint32_t bits = 0, time = 0;
+    double work = 0;
+    bool block = false;
+    uint32_t coin_height = 0;
+    int64_t reward = 0;
+  };
+  std::vector<ShareView> shares(size_t max) const;
+  // Manual bans (a node id in hex or an IP), and lifting them.
+  void ban(const std::string& what, std::chrono::seconds duration);
+  bool unban(const std::string& what);
+
+  struct Impl;
+
+ private:
+  std::shared_ptr<Impl> impl_;
 };
 
 }  // namespace otedama::p2p

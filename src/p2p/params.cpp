@@ -14,8 +14,7 @@ Hash256 ChainParams::id() const {
   chain::append_le32(b, window);
   chain::append_le32(b, retarget_span);
   chain::append_le32(b, max_target_bits);
-  chain::append_le32(b, block_target_bits ? 1 : 0);
-  chain::append_le32(b, block_target_bits.value_or(0));
+  chain::append_le32(b, block_shift);
   chain::append_le32(b, fee_ppm);
   chain::append_le64(b, uint64_t(min_output));
   chain::append_le32(b, max_outputs);
@@ -35,7 +34,7 @@ void ChainParams::validate() const {
                                     std::to_string(max_outputs) + ")");
   if (retarget_span == 0) bad("retarget_span must be at least 1");
   if (U256::from_compact(max_target_bits).is_zero()) bad("max_target_bits encodes no target");
-  if (block_target_bits && U256::from_compact(*block_target_bits).is_zero()) bad("block_target_bits encodes no target");
+  if (block_shift > 32) bad("block_shift above 32");
   if (fee_ppm > 1'000'000) bad("fee above 100 %");
   if (min_output < 0) bad("negative min_output");
 }
@@ -48,14 +47,15 @@ ChainParams ChainParams::for_network(chain::Coin coin, chain::Network network, c
   p.network = network;
   p.share_time = share_time_seconds;
   if (network == chain::Network::regtest) {
-    // Test networks: a trivial share floor (a CPU miner finds several shares a second), a short
-    // window so payouts move quickly, and a block target 16x harder than the floor so that the
+    // Test networks: a low share floor (1024 expected hashes: a CPU miner finds several shares
+    // a second, while its Stratum pseudo-shares stay a sane rate), a short
+    // window so payouts move quickly, and one share in 4 a block (block_shift 2) so that the
     // share-that-is-not-a-block path is exercised as well (regtest's own target is trivial).
-    p.max_target_bits = 0x207fffff;
+    p.max_target_bits = 0x1f400000;  // 2^246
     p.window = 200;
     p.retarget_span = 10;
     p.min_output = 1000;
-    if (name != "regtest-all-blocks") p.block_target_bits = 0x2007ffff;
+    if (name != "regtest-all-blocks") p.block_shift = 2;
   } else if (name == "mini") {
     p.max_target_bits = coin == chain::Coin::litecoin ? 0x1f00ffff : 0x1d00ffff;
     p.window = 2160;

@@ -27,7 +27,6 @@ ShareChain::ShareChain(ChainParams params) : params_(std::move(params)) {
   params_.validate();
   network_id_ = params_.id();
   max_target_ = U256::from_compact(params_.max_target_bits);
-  if (params_.block_target_bits) block_target_ = U256::from_compact(*params_.block_target_bits);
 }
 
 const ShareEntry* ShareChain::find(const Hash256& hash) const {
@@ -51,6 +50,11 @@ uint32_t ShareChain::next_bits(const ShareEntry* parent) const {
   U256 target = target_from_work(desired);
   if (target > max_target_) target = max_target_;
   return to_compact(target);
+}
+
+bool ShareChain::block_pow(const U256& pow, const ShareInfo& info, const chain::BlockHeader& header) const {
+  if (pow > U256::from_compact(header.bits)) return false;
+  return params_.block_shift == 0 || pow <= (U256::from_compact(info.bits) >> params_.block_shift);
 }
 
 std::vector<const ShareEntry*> ShareChain::window(const ShareEntry* last) const {
@@ -107,7 +111,7 @@ std::optional<std::string> ShareChain::verify(const Share& s, const ShareEntry* 
   } else {
     U256 pow = pow_value(params_.coin, s.header.serialize());
     if (pow > U256::from_compact(in.bits)) return "proof of work above the share target";
-    is_block = pow <= U256::from_compact(s.header.bits) && (!block_target_ || pow <= *block_target_);
+    is_block = block_pow(pow, in, s.header);
   }
   if (!is_block && !s.transactions.empty()) return "transactions on a share that is not a block";
   if (s.txids.size() != s.transactions.size()) return "txids and transactions differ in number";

@@ -12,6 +12,7 @@
 
 #include "chain/chain.h"
 #include "crypto/crypto.h"
+#include "p2p/p2p.h"
 #include "pool/ledger.h"
 #include "pool/pool.h"
 #include "pool/stats_feed.h"
@@ -29,6 +30,8 @@ namespace {
 struct JobContext {
   chain::Job job;
   std::shared_ptr<const chain::BlockTemplate> tpl;
+  uint64_t epoch = 0;  // Impl::epoch when published: jobs from before a daemon loss are stale
+  std::shared_ptr<const p2p::JobPlan> plan;  // P2P mode: the share this job builds
 };
 
 std::string stratum_prevhash(const Hash256& internal) {
@@ -39,6 +42,19 @@ std::string stratum_prevhash(const Hash256& internal) {
 
 double seconds_now() { return std::chrono::duration<double>(steady::now().time_since_epoch()).count(); }
 
+// Whether a failover target accepts a TCP connection within the timeout.
+bool accepts_connection(const config::Address& a, std::chrono::milliseconds timeout) {
+  asio::io_context ctx;
+  asio::ip::tcp::resolver resolver(ctx);
+  asio::ip::tcp::socket socket(ctx);
+  bool ok = false;
+  resolver.async_resolve(a.host, std::to_string(a.port), [&](boost::system::error_code ec, auto results) {
+    if (!ec) asio::async_connect(socket, results, [&](boost::system::error_code e, auto&&) { ok = !e; });
+  });
+  ctx.run_for(timeout);
+  return ok;
+}
+
 }  // namespace
 
 struct BitcoinPool::Impl : stratum::Handler, std::enable_shared_from_this<Impl> {
@@ -46,6 +62,12 @@ struct BitcoinPool::Impl : stratum::Handler, std::enable_shared_from_this<Impl> 
   config::PoolConfig cfg;
   StatusCallback status;
   std::shared_ptr<Ledger> ledger;  // accounting (null: shares and blocks are not recorded)
+  // P2P mode (docs/p2p.md): jobs per payout script on the share chain's tip; found blocks go out
+  // through the node's on_block (for shares of every node), not submit_block.
+  std::shared_ptr<p2p::Node> p2p;
+  std::unordered_map<stratum::SessionId, Bytes> session_script;  // loop only
+  std::mutex tpl_mutex;
+  std::shared_ptr<const chain::BlockTemplate> last_tpl;  // guarded by tpl_mutex
   chain::Coin coin;
   U256 diff1;
   bool scrypt;
@@ -64,6 +86,12 @@ struct BitcoinPool::Impl : stratum::Handler, std::enable_shared_from_this<Impl> 
   bool wake_flag = false;
   std::atomic<bool> stopping{false};
 
+  // Daemon loss (BitcoinPool::set_failover_source). `epoch` is bumped at each loss.
+  std::atomic<bool> daemon_lost{false};
+  std::atomic<uint64_t> epoch{0};
+  std::mutex failover_mutex;
+  FailoverSource failover_source;
+  std::optional<config::Address> failover_target;  // chosen at the loss, for late authorizes
 
   // The loop's view of the current job (for vardiff re-sends).
   stratum::Job current;
@@ -76,8 +104,12 @@ struct BitcoinPool::Impl : stratum::Handler, std::enable_shared_from_this<Impl> 
   Counter *blocks_found, *blocks_accepted, *blocks_rejected;
   Histogram* check_seconds;
 
-  Impl(asio::io_context& io_, const config::PoolConfig& c, StatusCallback s, std::shared_ptr<Ledger> l)
-      : io(io_), cfg(c), status(std::move(s)), ledger(std::move(l)) {
+  Impl(asio::io_context& io_, const config::PoolConfig& c, StatusCallback s, std::shared_ptr<Ledger> l,
+       std::shared_ptr<p2p::Node> node)
+      : io(io_), cfg(c), status(std::move(s)), ledger(std::move(l)), p2p(std::move(node)) {
+    if (p2p) {
+      ledger.reset();  // the coinbase pays the miners: nothing to account
+    }
     if (cfg.coin != "bitcoin" && cfg.coin != "litecoin")
       throw std::invalid_argument("pool '" + cfg.name + "': coin '" + cfg.coin + "' is not a Bitcoin-family coin");
     if (!cfg.daemon.configured()) throw std::invalid_argument("pool '" + cfg.name + "': no coin daemon configured");
@@ -147,6 +179,8 @@ struct BitcoinPool::Impl : stratum::Handler, std::enable_shared_from_this<Impl> 
     Hash256 last_prev{};
     bool have_job = false;
     auto last_publish = steady::now();
+    auto last_ok = steady::now();  // the daemon's last good answer
+    int failures = 0;              // failed daemon calls in a row
     while (!stopping) {
       try {
         if (!params.load()) {
@@ -166,6 +200,9 @@ struct BitcoinPool::Impl : stratum::Handler, std::enable_shared_from_this<Impl> 
                        cfg.payout_address);
         }
         auto tpl = std::make_shared<chain::BlockTemplate>(rpc->get_block_template(params.load()->gbt_rules));
+        failures = 0;
+        last_ok = steady::now();
+        if (daemon_lost.exchange(false)) spdlog::info("pool {}: the coin daemon is back; handing out work again", cfg.name);
         bool new_tip = !have_job || tpl->prev_hash != last_prev;
         if (new_tip || steady::now() - last_publish >= std::chrono::seconds(30)) {
           publish(tpl, new_tip);
@@ -181,6 +218,7 @@ struct BitcoinPool::Impl : stratum::Handler, std::enable_shared_from_this<Impl> 
           wait_for(std::chrono::milliseconds(200));
           if (stopping) break;
           if (rpc->get_best_block_hash() != last_prev) break;
+          last_ok = steady::now();
           {
             std::lock_guard lock(wake_mutex);
             if (wake_flag) break;
@@ -201,12 +239,88 @@ struct BitcoinPool::Impl : stratum::Handler, std::enable_shared_from_this<Impl> 
         spdlog::warn("pool {}: {}", cfg.name, e.what());
       }
       if (stopping) break;
+      if (have_job && (++failures >= 2 || steady::now() - last_ok > std::chrono::seconds(3))) {
+        lose_daemon();
+        have_job = false;  // the next template goes out clean
+      } else if (daemon_lost && !has_failover_target()) {
+        retry_failover();  // a target may have appeared since (a federated pool's health, a peer)
+      }
       wait_for(backoff);  // the daemon is down or unhappy: retry with back-off
       backoff = std::min(backoff * 2, std::chrono::milliseconds(10000));
     }
   }
 
+  bool has_failover_target() {
+    std::lock_guard lock(failover_mutex);
+    return failover_target.has_value();
+  }
+
+  // Still without a daemon and without a target: look again, and send the miners that came
+  // back meanwhile (they were refused) and any still connected to it.
+  void retry_failover() {
+    auto target = pick_failover_target();
+    if (!target) return;
+    {
+      std::lock_guard lock(failover_mutex);
+      failover_target = target;
+    }
+    spdlog::warn("pool {}: still no coin daemon; miners sent to {}", cfg.name, target->to_string());
+    asio::post(io, [self = shared_from_this(), target] {
+      self->server->for_each_session([&](stratum::Session& s) {
+        s.reconnect(target->host, target->port, 0);
+        s.disconnect();
+      });
+    });
+  }
+
+  std::optional<config::Address> pick_failover_target() {
+    std::vector<config::Address> candidates = cfg.failover;
+    FailoverSource source;
+    {
+      std::lock_guard lock(failover_mutex);
+      source = failover_source;
+    }
+    if (source)
+      if (auto a = source()) candidates.push_back(*a);
+    for (const auto& a : candidates)
+      if (!stopping && accepts_connection(a, std::chrono::seconds(1))) return a;
+    return std::nullopt;
+  }
+
+  // The daemon is gone: no more work from this pool. Its miners are sent to the first failover
+  // target that accepts a connection (probed here, off the loop), or just closed.
+  void lose_daemon() {
+    epoch.fetch_add(1);
+    daemon_lost = true;
+    auto target = pick_failover_target();
+    {
+      std::lock_guard lock(failover_mutex);
+      failover_target = target;
+    }
+    spdlog::warn("pool {}: lost the coin daemon; no more work, miners {}", cfg.name,
+                 target ? "sent to " + target->to_string() : std::string("disconnected (no live failover target)"));
+    asio::post(io, [self = shared_from_this(), target] {
+      self->current = {};
+      self->server->for_each_session([&](stratum::Session& s) {
+        if (target) s.reconnect(target->host, target->port, 0);
+        s.disconnect();
+      });
+    });
+  }
+
+
   void publish(std::shared_ptr<const chain::BlockTemplate> tpl, bool clean) {
+    if (p2p) {
+      {
+        std::lock_guard lock(tpl_mutex);
+        last_tpl = tpl;
+      }
+      std::lock_guard lock(snap_mutex);
+      snap.height = tpl->height;
+      snap.network_difficulty = difficulty_from_target(tpl->target, diff1);
+      asio::post(io, [self = shared_from_this(), clean] { self->publish_p2p(clean, 0); });
+      return;
+    }
     chain::CoinbaseOptions opts;
     opts.outputs = {{tpl->coinbase_value, payout_script}};
     opts.tag = chain::to_bytes("/otedama/");
@@ -215,6 +329,7 @@ struct BitcoinPool::Impl : stratum::Handler, std::enable_shared_from_this<Impl> 
     auto ctx = std::make_shared<JobContext>();
     ctx->job = chain::make_job(*tpl, opts);
     ctx->tpl = tpl;
+    ctx->epoch = epoch.load();
     stratum::Job job;
     job.prevhash_hex = stratum_prevhash(ctx->job.prev_hash);
     job.coinb1_hex = to_hex(ctx->job.coinbase.coinb1);
@@ -250,6 +365,118 @@ struct BitcoinPool::Impl : stratum::Handler, std::enable_shared_from_this<Impl> 
     });
   }
 
+  stratum::Job to_stratum(std::shared_ptr<JobContext> ctx, bool clean) {
+    stratum::Job job;
+    job.prevhash_hex = stratum_prevhash(ctx->job.prev_hash);
+    job.coinb1_hex = to_hex(ctx->job.coinbase.coinb1);
+    job.coinb2_hex = to_hex(ctx->job.coinbase.coinb2);
+    for (const auto& b : ctx->job.merkle_branch) job.merkle_branch_hex.push_back(to_hex(b));
+    job.version = uint32_t(ctx->job.version);
+    job.nbits = ctx->job.bits;
+    job.ntime = ctx->job.ntime;
+    job.clean = clean;
+    job.context = std::move(ctx);
+    return job;
+  }
+
+  // P2P mode, on the loop: a job per authorized session (per payout script) on the share
+  // chain's tip; `only` = one session (just authorized), 0 = all.
+  void publish_p2p(bool clean, stratum::SessionId only) {
+    std::shared_ptr<const chain::BlockTemplate> tpl;
+    {
+      std::lock_guard lock(tpl_mutex);
+      tpl = last_tpl;
+    }
+    if (!tpl || daemon_lost) return;
+    uint32_t now = uint32_t(std::chrono::duration_cast<std::chrono::seconds>(
+                                std::chrono::system_clock::now().time_since_epoch())
+                                .count());
+    std::map<Bytes, std::shared_ptr<JobContext>> by_script;
+    auto send = [&](stratum::Session& s) {
+      if (!s.authorized()) return;
+      auto it = session_script.find(s.id());
+      if (it == session_script.end()) return;
+      auto& ctx = by_script[it->second];
+      if (!ctx) {
+        auto plan = std::make_shared<p2p::JobPlan>(p2p->plan(it->second, tpl->coinbase_value, now));
+        ctx = std::make_shared<JobContext>();
+        ctx->job = chain::make_job(*tpl, p2p::share_coinbase_options(plan->info, plan->payouts, plan->network_id, 4, 8));
+        ctx->tpl = tpl;
+        ctx->epoch = epoch.load();
+        ctx->plan = plan;
+      }
+      // A miner's Stratum difficulty never exceeds the share's: it would skip shares.
+      double share_diff = difficulty_from_target(ctx->plan->share_target, diff1);
+      if (s.difficulty() > share_diff) s.set_difficulty(share_diff);
+      stratum::Job job = to_stratum(ctx, clean);
+      job.id = next_job_id();
+      server->notify(s.id(), std::move(job));
+    };
+    if (only) {
+      if (auto* s = server->find(only)) send(*s);
+    } else {
+      server->for_each_session(send);
+    }
+  }
+
+  // P2P mode: a share meeting the share target becomes a share of the chain.
+  void submit_p2p(const JobContext& ctx, const chain::Header80& header, const stratum::ShareSubmission& share,
+                  const U256& value, const std::string& worker) {
+    p2p::Share s;
+    s.info = ctx.plan->info;
+    s.header = chain::BlockHeader::parse(header);
+    s.coin_height = ctx.job.height;
+    s.reward = ctx.tpl->coinbase_value;
+    s.extranonce.assign(share.extranonce1.begin(), share.extranonce1.end());
+    s.extranonce.insert(s.extranonce.end(), share.extranonce2.begin(), share.extranonce2.end());
+    s.witness_commitment = ctx.tpl->witness_commitment;
+    s.merkle_branch = ctx.job.merkle_branch;
+    bool block = p2p->block_pow(value, s.info, s.header);
+    if (block) {
+      for (const auto& t : ctx.tpl->transactions) {
+        s.txids.push_back(t.txid);
+        s.transactions.push_back(t.data);
+      }
+      s.mweb = ctx.tpl->mweb;
+    }
+    auto r = p2p->submit(std::move(s));
+    if (r.status == p2p::AddStatus::invalid)
+      spdlog::warn("pool {}: share from {} refused by the share chain: {}", cfg.name, worker, r.reason);
+    else if (r.status == p2p::AddStatus::accepted)
+      spdlog::debug("pool {}: share {} from {} on the share chain", cfg.name, r.entry->share.info.height, worker);
+  }
+
+  // P2P mode: any block share the node accepted (ours or a peer's) goes to our daemon.
+  void submit_p2p_block(Bytes block, std::string hash, uint32_t height) {
+    blocks_found->inc();
+    {
+      std::lock_guard lock(snap_mutex);
+      ++snap.blocks_found;
+    }
+    feed_block(cfg.name, cfg.coin, height, hash, "p2p", 0);
+    submitter.push_front([this, block = std::move(block), hash, height] {
+      try {
+        auto reason = rpc->submit_block(block);
+        if (!reason || *reason == "duplicate") {
+          blocks_accepted->inc();
+          feed_block_status(cfg.name, hash, "accepted");
+          spdlog::info("pool {}: share-chain block {} at height {} accepted by the daemon", cfg.name, hash, height);
+          std::lock_guard lock(snap_mutex);
+          ++snap.blocks_accepted;
+          snap.last_block_hash = hash;
+        } else {
+          blocks_rejected->inc();
+          feed_block_status(cfg.name, hash, "rejected");
+          spdlog::warn("pool {}: share-chain block {} rejected by the daemon: {}", cfg.name, hash, *reason);
+        }
+      } catch (const std::exception& e) {
+        blocks_rejected->inc();
+        spdlog::error("pool {}: submitblock {} failed: {}", cfg.name, hash, e.what());
+      }
+      block_notify();
+    });
+  }
+
   std::string next_job_id() {
     char b[17];
     snprintf(b, sizeof b, "%llx", (unsigned long long)++job_counter);
@@ -262,10 +489,19 @@ struct BitcoinPool::Impl : stratum::Handler, std::enable_shared_from_this<Impl> 
                                 std::string_view) override {
     const chain::CoinParams* p = params.load();
     if (!p) return {false, "the pool is not ready (no contact with its coin daemon yet)"};
+    if (daemon_lost) {
+      std::lock_guard lock(failover_mutex);
+      if (failover_target) session.reconnect(failover_target->host, failover_target->port, 0);
+      return {false, "the pool has no work: it lost contact with its coin daemon"};
+    }
     if (auto why = chain::address_error(worker.address, *p))
       return {false, "'" + worker.address + "' is not a valid " + std::string(chain::to_string(coin)) + " address: " + *why};
     if (!session.user_data())
       session.user_data() = std::make_shared<Vardiff>(vardiff_cfg, session.difficulty(), seconds_now());
+    if (p2p && !session_script.count(session.id())) {  // its jobs pay this address on the chain
+      session_script[session.id()] = chain::address_to_script(worker.address, *p);
+      asio::post(io, [self = shared_from_this(), id = session.id()] { self->publish_p2p(true, id); });
+    }
     return {true, ""};
   }
 
@@ -273,6 +509,12 @@ struct BitcoinPool::Impl : stratum::Handler, std::enable_shared_from_this<Impl> 
     auto t0 = steady::now();
     const auto* ctx = static_cast<const JobContext*>(share.job.context.get());
     if (!ctx) return stratum::ShareResult::rejected(stratum::error::job_not_found, "job has no template");
+    if (ctx->epoch != epoch.load()) {  // handed out before the daemon was lost
+      shares_stale->inc();
+      std::lock_guard lock(snap_mutex);
+      ++snap.shares_stale;
+      return stratum::ShareResult::rejected(stratum::error::job_not_found, "stale job (the pool lost its coin daemon)");
+    }
     chain::Header80 header = chain::job_header(ctx->job, share.extranonce1, share.extranonce2, share.ntime, share.nonce,
                                                int32_t(share.version));
     Hash256 pow = scrypt ? crypto::scrypt_1024_1_1(header) : crypto::sha256d(header);
@@ -285,6 +527,10 @@ struct BitcoinPool::Impl : stratum::Handler, std::enable_shared_from_this<Impl> 
       return stratum::ShareResult::rejected(stratum::error::low_difficulty, "low difficulty share", measured);
     }
     bool block = value <= ctx->job.target;
+    if (ctx->plan) {  // P2P mode
+      if (value <= ctx->plan->share_target) submit_p2p(*ctx, header, share, value, std::string(share.worker));
+      block = false;  // submitted through the node's on_block
+    }
     uint64_t seq = ledger ? ledger->share(cfg.coin, share.worker, share.difficulty, ctx->job.height, block) : 0;
     if (block) submit_block(share.job.context, header, share);
     shares_valid->inc();
@@ -367,7 +613,8 @@ struct BitcoinPool::Impl : stratum::Handler, std::enable_shared_from_this<Impl> 
     std::lock_guard lock(snap_mutex);
     ++snap.connections;
   }
-  void on_disconnect(stratum::Session&) override {
+  void on_disconnect(stratum::Session& session) override {
+    session_script.erase(session.id());
     std::lock_guard lock(snap_mutex);
     --snap.connections;
   }
@@ -382,8 +629,8 @@ struct BitcoinPool::Impl : stratum::Handler, std::enable_shared_from_this<Impl> 
 };
 
 BitcoinPool::BitcoinPool(asio::io_context& io, const config::PoolConfig& config, StatusCallback status,
-                         std::shared_ptr<Ledger> ledger)
-    : impl_(std::make_shared<Impl>(io, config, std::move(status), std::move(ledger))) {}
+                         std::shared_ptr<Ledger> ledger, std::shared_ptr<p2p::Node> p2p)
+    : impl_(std::make_shared<Impl>(io, config, std::move(status), std::move(ledger), std::move(p2p))) {}
 
 BitcoinPool::~BitcoinPool() { stop(); }
 
@@ -404,6 +651,15 @@ void BitcoinPool::start() {
     }
     spdlog::info("pool {}: stratum+ssl listening on {}", i.cfg.name, a.to_string());
   }
+  if (i.p2p) {
+    std::weak_ptr<Impl> weak = impl_;
+    i.p2p->on_tip([weak] {
+      if (auto self = weak.lock()) asio::post(self->io, [self] { self->publish_p2p(true, 0); });
+    });
+    i.p2p->on_block([weak](Bytes block, std::string hash, uint32_t height) {
+      if (auto self = weak.lock()) self->submit_p2p_block(std::move(block), std::move(hash), height);
+    });
+  }
   i.server->start();
   i.status(false, "waiting for the coin daemon at " + i.cfg.daemon.url);
   i.template_thread = std::thread([&i] { i.template_loop(); });
@@ -420,6 +676,11 @@ void BitcoinPool::stop() {
 }
 
 void BitcoinPool::block_notify() { impl_->block_notify(); }
+
+void BitcoinPool::set_failover_source(FailoverSource source) {
+  std::lock_guard lock(impl_->failover_mutex);
+  impl_->failover_source = std::move(source);
+}
 uint16_t BitcoinPool::stratum_port() const { return impl_->server->port(); }
 
 PoolSnapshot BitcoinPool::snapshot() const {

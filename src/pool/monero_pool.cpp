@@ -563,9 +563,10 @@ PoolSnapshot MoneroPool::snapshot() const {
 }
 
 std::unique_ptr<Pool> make_pool(asio::io_context& io, const config::PoolConfig& config, StatusCallback status,
-                                std::shared_ptr<Ledger> ledger) {
+                                std::shared_ptr<Ledger> ledger, std::shared_ptr<p2p::Node> p2p) {
   if (config.coin == "bitcoin" || config.coin == "litecoin")
-    return std::make_unique<BitcoinPool>(io, config, std::move(status), std::move(ledger));
+    return std::make_unique<BitcoinPool>(io, config, std::move(status), std::move(ledger), std::move(p2p));
+  if (p2p) throw std::invalid_argument("pool '" + config.name + "': the P2P share chain serves Bitcoin-family coins only");
   if (config.coin == "monero") return std::make_unique<MoneroPool>(io, config, std::move(status), std::move(ledger));
   throw std::invalid_argument("pool '" + config.name + "': no pool serves coin '" + config.coin + "'");
 }

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "config/config.h"
@@ -16,6 +17,9 @@ class io_context;
 }
 namespace otedama::store {
 class Store;
+}
+namespace otedama::p2p {
+class Node;
 }
 
 namespace otedama::pool {
@@ -47,13 +51,21 @@ class Pool {
   virtual void block_notify() = 0;
   virtual uint16_t stratum_port() const = 0;
   virtual PoolSnapshot snapshot() const = 0;
+  // Where miners go when this pool loses its coin daemon: the node supplies other nodes'
+  // Stratum endpoints (P2P peers, federated pools); nullopt when it knows none. Asked on the
+  // pool's own threads, after pool.failover's entries, each candidate used only if it accepts
+  // a TCP connection. Pools that do not redirect their miners ignore it.
+  using FailoverSource = std::function<std::optional<config::Address>()>;
+  virtual void set_failover_source(FailoverSource) {}
 };
 
 // The pool for the config's coin (bitcoin, litecoin: BitcoinPool; monero: MoneroPool).
 // Throws std::invalid_argument for a coin no pool serves or a config it cannot serve.
 // With a ledger (Accounting::ledger()), accepted shares and found blocks are accounted.
+// With a P2P node (Bitcoin family only), the pool mines on the share chain: each miner's jobs
+// commit to its own payout script and pay the chain's PPLNS window (docs/p2p.md).
 std::unique_ptr<Pool> make_pool(boost::asio::io_context& io, const config::PoolConfig& config, StatusCallback status,
-                                std::shared_ptr<Ledger> ledger = nullptr);
+                                std::shared_ptr<Ledger> ledger = nullptr, std::shared_ptr<p2p::Node> p2p = nullptr);
 
 // The node's accounting (docs/storage.md, docs/operations.md): the store, one reward window per
 // coin rebuilt from the stored shares (the ledger the pools feed), and one accounting thread
@@ -88,7 +100,7 @@ class BitcoinPool final : public Pool {
  public:
   // Throws std::invalid_argument for a pool config it cannot serve (no daemon, wrong coin).
   BitcoinPool(boost::asio::io_context& io, const config::PoolConfig& config, StatusCallback status,
-              std::shared_ptr<Ledger> ledger = nullptr);
+              std::shared_ptr<Ledger> ledger = nullptr, std::shared_ptr<p2p::Node> p2p = nullptr);
   ~BitcoinPool();
   BitcoinPool(const BitcoinPool&) = delete;
   BitcoinPool& operator=(const BitcoinPool&) = delete;
@@ -98,6 +110,13 @@ class BitcoinPool final : public Pool {
   void block_notify() override;
   uint16_t stratum_port() const override;
   PoolSnapshot snapshot() const override;
+  // Daemon loss: after two failed daemon calls in a row, or a failure more
+  // than 3 s after the last good answer, the pool stops handing out work: shares on earlier
+  // jobs are stale, every session gets client.reconnect to the first live failover target
+  // (pool.failover, then this source) and is closed, and mining.authorize is refused (with the
+  // same client.reconnect) until a template comes again. Without a live target the sessions
+  // are only closed: miners with several pool URLs move on at once. Thread-safe.
+  void set_failover_source(FailoverSource source) override;
 
   struct Impl;
 

@@ -257,3 +257,85 @@ TEST(Config, PostgresNeedsDsn) {
   auto r = load("storage: {driver: postgres}\n");
   EXPECT_EQ(only_error(r).key, "storage.dsn");
 }
+
+TEST(Config, PoolFailoverTargets) {
+  auto ok = load("pool: {failover: [\"10.0.0.2:3333\", \"[::1]:3334\", \"node-b.example:4444\"]}\n");
+  ASSERT_TRUE(ok.ok()) << ok.errors[0].format();
+  const auto& f = ok.config->pools.at(0).failover;
+  ASSERT_EQ(f.size(), 3u);
+  EXPECT_EQ(f[0].host, "10.0.0.2");
+  EXPECT_EQ(f[0].port, 3333);
+  EXPECT_EQ(f[1].host, "::1");
+  EXPECT_EQ(f[1].port, 3334);
+  EXPECT_EQ(f[2].to_string(), "node-b.example:4444");
+
+  auto none = load("pool: {coin: litecoin}\n");
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none.config->pools.at(0).failover.empty());
+
+  auto bad = load("pool: {failover: [\"10.0.0.2\", \"0.0.0.0:3333\", \"10.0.0.3:3333\", \"h:99999\"]}\n");
+  ASSERT_EQ(bad.errors.size(), 3u);
+  EXPECT_TRUE(find_error(bad, "pool.failover[0]"));
+  const auto* all = find_error(bad, "pool.failover[1]");
+  ASSERT_TRUE(all);
+  EXPECT_NE(all->format().find("listen-on-all"), std::string::npos);
+  EXPECT_TRUE(find_error(bad, "pool.failover[3]"));
+
+  EXPECT_TRUE(find_error(load("pool: {failover: \"10.0.0.2:3333\"}\n"), "pool.failover"));
+}
+
+TEST(Config, P2PTransportAndFederation) {
+  auto d = load("");
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d.config->p2p.outbound_peers, 8u);
+  EXPECT_EQ(d.config->p2p.handshake_pow_bits, 18u);
+  EXPECT_EQ(d.config->p2p.ban_time, minutes(10));
+  EXPECT_FALSE(d.config->p2p.federation.enable);
+  EXPECT_TRUE(d.config->p2p.federation.peers.empty());
+
+  const std::string key_a(64, 'a');
+  auto ok = load("p2p:\n"
+                 "  outbound_peers: 4\n"
+                 "  handshake_pow_bits: 12\n"
+                 "  ban_time: 1h\n"
+                 "  federation:\n"
+                 "    enable: true\n"
+                 "    key_file: /etc/otedama/federation.pem\n"
+                 "    listen: 0.0.0.0:3340\n"
+                 "    peers:\n"
+                 "      - {name: pool-b, address: \"10.0.0.2:3340\", public_key: \"" + std::string(64, 'B') + "\"}\n"
+                 "      - {name: pool-c, public_key: \"" + key_a + "\"}\n");
+  ASSERT_TRUE(ok.ok()) << ok.errors[0].format();
+  const auto& p = ok.config->p2p;
+  EXPECT_EQ(p.outbound_peers, 4u);
+  EXPECT_EQ(p.handshake_pow_bits, 12u);
+  EXPECT_EQ(p.ban_time, hours(1));
+  EXPECT_TRUE(p.federation.enable);
+  EXPECT_EQ(p.federation.key_file, "/etc/otedama/federation.pem");
+  ASSERT_TRUE(p.federation.listen);
+  EXPECT_EQ(p.federation.listen->port, 3340);
+  ASSERT_EQ(p.federation.peers.size(), 2u);
+  EXPECT_EQ(p.federation.peers[0].name, "pool-b");
+  ASSERT_TRUE(p.federation.peers[0].address);
+  EXPECT_EQ(p.federation.peers[0].address->to_string(), "10.0.0.2:3340");
+  EXPECT_EQ(p.federation.peers[0].public_key, std::string(64, 'b'));  // normalized to lower case
+  EXPECT_FALSE(p.federation.peers[1].address);
+
+  EXPECT_TRUE(find_error(load("p2p: {max_peers: 4, outbound_peers: 5}\n"), "p2p.outbound_peers"));
+  EXPECT_TRUE(find_error(load("p2p: {handshake_pow_bits: 30}\n"), "p2p.handshake_pow_bits"));
+  EXPECT_TRUE(find_error(load("p2p: {federation: {enable: true}}\n"), "p2p.federation.key_file"));
+  EXPECT_TRUE(find_error(load("p2p: {federation: {listen: nowhere}}\n"), "p2p.federation.listen"));
+  EXPECT_TRUE(find_error(load("p2p: {federation: {peers: {name: x}}}\n"), "p2p.federation.peers"));
+  auto bad = load("p2p:\n  federation:\n    peers:\n"
+                  "      - {name: a, public_key: \"abc\"}\n"
+                  "      - {name: a, address: \"x\", public_key: \"" + key_a + "\"}\n"
+                  "      - {name: c, public_key: \"" + key_a + "\", port: 1}\n"
+                  "      - {public_key: \"" + std::string(64, 'z') + "\"}\n");
+  EXPECT_TRUE(find_error(bad, "p2p.federation.peers[0].public_key"));
+  EXPECT_TRUE(find_error(bad, "p2p.federation.peers[1].name"));     // duplicate name
+  EXPECT_TRUE(find_error(bad, "p2p.federation.peers[1].address"));
+  EXPECT_TRUE(find_error(bad, "p2p.federation.peers[2].public_key"));  // same key twice
+  EXPECT_TRUE(find_error(bad, "p2p.federation.peers[2].port"));        // unknown key
+  EXPECT_TRUE(find_error(bad, "p2p.federation.peers[3].name"));
+  EXPECT_TRUE(find_error(bad, "p2p.federation.peers[3].public_key"));
+}

@@ -65,6 +65,7 @@ class Litecoind {
 
   uint16_t rpc_port() const { return rpc_a_; }
   uint16_t helper_rpc_port() const { return rpc_b_; }
+  uint16_t helper_p2p_port() const { return p2p_b_; }  // helper B's P2P port (peer pairs with addnode)
   std::string rpc_url() const { return "http://127.0.0.1:" + std::to_string(rpc_a_) + "/"; }
   std::string wallet_url(const std::string& wallet) const { return rpc_url() + "wallet/" + wallet; }
   std::filesystem::path datadir() const { return dir_a(); }
