@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <thread>
 
 #include "p2p/net.h"
 #include "p2p/p2p.h"
@@ -154,11 +155,11 @@ struct Node::Impl : Network::Handler, std::enable_shared_from_this<Impl> {
   }
 
   // Under mu: an accepted entry's bookkeeping (file, block, gauges).
-  void accepted(const ShareEntry* e, Effects& fx, bool persist) {
+  void accepted(const ShareEntry* e, Effects& fx, bool persist, bool sync = true) {
     accepted_c->inc();
     if (persist && file) {
       try {
-        file->append(e->share, e->block);
+        file->append(e->share, e->block, sync);
       } catch (const std::exception& ex) {
         spdlog::error("p2p: {}", ex.what());
       }
@@ -196,14 +197,14 @@ struct Node::Impl : Network::Handler, std::enable_shared_from_this<Impl> {
   }
 
   // Adds one share; returns its result. Under mu.
-  AddResult add_locked(Share s, Effects& fx, bool relay) {
-    AddResult r = chain.add(std::move(s), unix_now());
+  AddResult add_locked(Share s, Effects& fx, bool relay, std::optional<U256> pow = std::nullopt, bool sync = true) {
+    AddResult r = chain.add(std::move(s), unix_now(), std::nullopt, pow);
     switch (r.status) {
       case AddStatus::accepted:
-        accepted(r.entry, fx, true);
+        accepted(r.entry, fx, true, sync);
         if (relay) fx.relay.push_back(&r.entry->share);
         for (const ShareEntry* a : chain.take_adopted()) {
-          accepted(a, fx, true);
+          accepted(a, fx, true, sync);
           if (relay) fx.relay.push_back(&a->share);
         }
         break;
@@ -332,6 +333,19 @@ struct Node::Impl : Network::Handler, std::enable_shared_from_this<Impl> {
       shares.push_back(parse_share(r.span(len)));
     }
     r.finish();
+    // The PoW of the whole batch first, on every core, outside the lock: it is most of the cost
+    // of a sync (the chain checks each value against its share target as usual).
+    std::vector<U256> pows(shares.size());
+    {
+      size_t threads = std::min<size_t>(shares.size() / 8 + 1, std::max(1u, std::thread::hardware_concurrency()));
+      std::vector<std::thread> pool;
+      for (size_t t = 1; t < threads; ++t)
+        pool.emplace_back([&, t] {
+          for (size_t k = t; k < shares.size(); k += threads) pows[k] = header_pow(cfg.params.coin, shares[k].header);
+        });
+      for (size_t k = 0; k < shares.size(); k += threads) pows[k] = header_pow(cfg.params.coin, shares[k].header);
+      for (auto& th : pool) th.join();
+    }
     Effects fx;
     bool need_parent = false, more = false;
     int bad_score = 0;
@@ -344,14 +358,21 @@ struct Node::Impl : Network::Handler, std::enable_shared_from_this<Impl> {
         more = n >= asked->second && n > 0;
         sync_asked.erase(asked);
       }
-      for (auto& s : shares) {
-        AddResult res = add_locked(std::move(s), fx, !sync_answer);
+      for (size_t k = 0; k < shares.size(); ++k) {
+        AddResult res = add_locked(std::move(shares[k]), fx, !sync_answer, pows[k], false);
         if (res.status == AddStatus::orphan) need_parent = true;
         if (res.status == AddStatus::invalid) {
           // A share from the future may be an honest clock difference: a small score.
           bool clock = res.reason.find("future") != std::string::npos;
           bad_score = std::max(bad_score, clock ? 20 : 100);
           bad_reason = res.reason;
+        }
+      }
+      if (file) {  // one sync for the whole batch
+        try {
+          file->sync();
+        } catch (const std::exception& ex) {
+          spdlog::error("p2p: {}", ex.what());
         }
       }
     }

@@ -107,6 +107,9 @@ struct Share {
   Hash256 hash() const;  // sha256d of the header: the share's id (internal order)
 };
 
+// The PoW value of a coin header for the chain's coin (scrypt for litecoin, sha256d for bitcoin).
+U256 header_pow(chain::Coin coin, const chain::BlockHeader& header);
+
 // Serialization (docs/p2p.md). parse_share throws std::invalid_argument on anything malformed
 // or out of bounds (it never allocates more than the input's size).
 Bytes serialize_share(const Share& share);
@@ -177,7 +180,10 @@ class ShareChain {
   // when their parent arrives. `now_unix`: the receiver's clock for the future-time rule.
   // `trusted_block` only for shares read back from the node's own file: the PoW is not
   // checked again and the stored block flag is used.
-  AddResult add(Share share, int64_t now_unix, std::optional<bool> trusted_block = std::nullopt);
+  // `pow`: the share header's PoW value when the caller computed it already (the node hashes a
+  // peer's batch on several threads first); never a value a peer sent.
+  AddResult add(Share share, int64_t now_unix, std::optional<bool> trusted_block = std::nullopt,
+                std::optional<U256> pow = std::nullopt);
   // Shares that became connectable after the last add() (orphans adopted), oldest first.
   std::vector<const ShareEntry*> take_adopted();
 
@@ -203,7 +209,8 @@ class ShareChain {
   // Checks a share against the chain without adding it (nullopt = valid). Parent must be known.
   // `block` (when not null) is set to whether the share is also a block. trusted_block: as add().
   std::optional<std::string> verify(const Share& share, const ShareEntry* parent, int64_t now_unix,
-                                    std::optional<bool> trusted_block = std::nullopt, bool* block = nullptr) const;
+                                    std::optional<bool> trusted_block = std::nullopt, bool* block = nullptr,
+                                    std::optional<U256> pow = std::nullopt) const;
 
  private:
   void connect(std::unique_ptr<ShareEntry> entry, bool block, AddResult& result);
@@ -223,6 +230,7 @@ class ShareChain {
   struct Orphan {
     Share share;
     std::optional<bool> trusted_block;
+    std::optional<U256> pow;
   };
   std::multimap<Hash256, Orphan> orphans_;  // by parent hash
   std::vector<Hash256> orphan_order_;
@@ -238,7 +246,10 @@ class ShareFile {
   ~ShareFile();
   // Reads every intact record (share, block flag), oldest first; truncates a torn tail.
   std::vector<std::pair<Share, bool>> load();
-  void append(const Share& share, bool block);  // written and fdatasync'ed
+  // Written, and fdatasync'ed unless sync is false (then call sync() before relying on it:
+  // the node syncs once per received batch).
+  void append(const Share& share, bool block, bool sync = true);
+  void sync();
   const std::string& path() const { return path_; }
 
  private:

@@ -16,12 +16,13 @@ const ShareEntry* ancestor(const ShareEntry* e, uint64_t back) {
   return e;
 }
 
-U256 pow_value(chain::Coin coin, const chain::Header80& header) {
-  Hash256 h = coin == chain::Coin::litecoin ? crypto::scrypt_1024_1_1(header) : crypto::sha256d(header);
+}  // namespace
+
+U256 header_pow(chain::Coin coin, const chain::BlockHeader& header) {
+  auto bytes = header.serialize();
+  Hash256 h = coin == chain::Coin::litecoin ? crypto::scrypt_1024_1_1(bytes) : crypto::sha256d(bytes);
   return U256::from_le_bytes(h.data());
 }
-
-}  // namespace
 
 ShareChain::ShareChain(ChainParams params) : params_(std::move(params)) {
   params_.validate();
@@ -77,7 +78,8 @@ std::vector<chain::TxOut> ShareChain::expected_payouts(const ShareEntry* parent,
 }
 
 std::optional<std::string> ShareChain::verify(const Share& s, const ShareEntry* parent, int64_t now_unix,
-                                              std::optional<bool> trusted_block, bool* block) const {
+                                              std::optional<bool> trusted_block, bool* block,
+                                              std::optional<U256> known_pow) const {
   const ShareInfo& in = s.info;
   if (in.version != 1) return "unknown share version " + std::to_string(in.version);
   if (parent) {
@@ -109,7 +111,7 @@ std::optional<std::string> ShareChain::verify(const Share& s, const ShareEntry* 
   if (trusted_block) {
     is_block = *trusted_block;
   } else {
-    U256 pow = pow_value(params_.coin, s.header.serialize());
+    U256 pow = known_pow ? *known_pow : header_pow(params_.coin, s.header);
     if (pow > U256::from_compact(in.bits)) return "proof of work above the share target";
     is_block = block_pow(pow, in, s.header);
   }
@@ -121,7 +123,7 @@ std::optional<std::string> ShareChain::verify(const Share& s, const ShareEntry* 
   return std::nullopt;
 }
 
-AddResult ShareChain::add(Share share, int64_t now_unix, std::optional<bool> trusted_block) {
+AddResult ShareChain::add(Share share, int64_t now_unix, std::optional<bool> trusted_block, std::optional<U256> pow) {
   AddResult r;
   Hash256 hash = share.hash();
   if (entries_.count(hash)) {
@@ -148,13 +150,13 @@ AddResult ShareChain::add(Share share, int64_t now_unix, std::optional<bool> tru
           }
       }
       orphan_order_.push_back(hash);
-      orphans_.emplace(share.info.prev_share, Orphan{std::move(share), trusted_block});
+      orphans_.emplace(share.info.prev_share, Orphan{std::move(share), trusted_block, pow});
       r.status = AddStatus::orphan;
       return r;
     }
   }
   bool block = false;
-  if (auto why = verify(share, parent, now_unix, trusted_block, &block)) {
+  if (auto why = verify(share, parent, now_unix, trusted_block, &block, pow)) {
     r.status = AddStatus::invalid;
     r.reason = *why;
     return r;
@@ -180,7 +182,7 @@ AddResult ShareChain::add(Share share, int64_t now_unix, std::optional<bool> tru
       Hash256 kh = k.share.hash();
       std::erase(orphan_order_, kh);
       bool kb = false;
-      if (entries_.count(kh) || verify(k.share, pe, now_unix, k.trusted_block, &kb)) continue;
+      if (entries_.count(kh) || verify(k.share, pe, now_unix, k.trusted_block, &kb, k.pow)) continue;
       auto ke = std::make_unique<ShareEntry>();
       ke->hash = kh;
       ke->parent = pe;

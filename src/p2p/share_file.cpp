@@ -77,7 +77,11 @@ std::vector<std::pair<Share, bool>> ShareFile::load() {
   return out;
 }
 
-void ShareFile::append(const Share& share, bool block) {
+void ShareFile::sync() {
+  if (::fdatasync(fd_) != 0) throw file_error("cannot sync", path_);
+}
+
+void ShareFile::append(const Share& share, bool block, bool sync_now) {
   Bytes body = serialize_share(share);
   uint8_t flags = block ? 1 : 0;
   uint32_t check = check_of(flags, body);
@@ -100,7 +104,7 @@ void ShareFile::append(const Share& share, bool block) {
     }
     put += size_t(n);
   }
-  if (::fdatasync(fd_) != 0) throw file_error("cannot sync", path_);
+  if (sync_now) sync();
 }
 
 }  // namespace otedama::p2p

@@ -42,7 +42,9 @@ TEST_F(P2pE2E, ConvergesAndEveryBlockPaysTheWindow) {
   EXPECT_GT(not_block, 0);
 }
 
+// (CTest runs each test in its own process, each with a fresh network.)
 TEST_F(P2pE2E, KilledNodeMinerFailsOverAndTheNodeCatchesUp) {
+  ASSERT_TRUE(eventually([&] { return height(0) >= 20 && converged({0, 1, 2}); }, std::chrono::seconds(120)));
   auto before = get_json(nodes[0].api, "/api/p2p/shares?limit=100000").value()["shares"];
   ASSERT_GT(before.size(), 10u);
   int64_t found1 = blocks_found(1);
@@ -89,6 +91,7 @@ TEST_F(P2pE2E, KilledNodeMinerFailsOverAndTheNodeCatchesUp) {
 }
 
 TEST_F(P2pE2E, PartitionHealsOntoTheHeaviestChain) {
+  ASSERT_TRUE(eventually([&] { return height(0) >= 20; }, std::chrono::seconds(120)));
   ASSERT_TRUE(eventually([&] { return converged({0, 1, 2}); }, std::chrono::seconds(30), std::chrono::milliseconds(50)));
   std::string id[kNodes];
   for (int i = 0; i < kNodes; ++i) id[i] = node_id(i);
