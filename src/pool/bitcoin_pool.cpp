@@ -454,20 +454,26 @@ struct BitcoinPool::Impl : stratum::Handler, std::enable_shared_from_this<Impl> 
       ++snap.blocks_found;
     }
     feed_block(cfg.name, cfg.coin, height, hash, "p2p", 0);
-    submitter.push_front([this, block = std::move(block), hash, height] {
+    // Another node's block may be in our daemon already: "duplicate" is a success here.
+    submit_to_daemon(std::move(block), std::move(hash), height, true, "share-chain block");
+  }
+
+  // submitblock on the submit thread (the loop never waits on the daemon), then a new template.
+  void submit_to_daemon(Bytes block, std::string hash, uint32_t height, bool duplicate_ok, const char* what) {
+    submitter.push_front([this, block = std::move(block), hash = std::move(hash), height, duplicate_ok, what] {
       try {
         auto reason = rpc->submit_block(block);
-        if (!reason || *reason == "duplicate") {
+        if (!reason || (duplicate_ok && *reason == "duplicate")) {
           blocks_accepted->inc();
           feed_block_status(cfg.name, hash, "accepted");
-          spdlog::info("pool {}: share-chain block {} at height {} accepted by the daemon", cfg.name, hash, height);
+          spdlog::info("pool {}: {} {} at height {} accepted by the daemon", cfg.name, what, hash, height);
           std::lock_guard lock(snap_mutex);
           ++snap.blocks_accepted;
           snap.last_block_hash = hash;
         } else {
           blocks_rejected->inc();
           feed_block_status(cfg.name, hash, "rejected");
-          spdlog::warn("pool {}: share-chain block {} rejected by the daemon: {}", cfg.name, hash, *reason);
+          spdlog::warn("pool {}: {} {} rejected by the daemon: {}", cfg.name, what, hash, *reason);
         }
       } catch (const std::exception& e) {
         blocks_rejected->inc();
@@ -572,27 +578,7 @@ struct BitcoinPool::Impl : stratum::Handler, std::enable_shared_from_this<Impl> 
     spdlog::info("pool {}: share from {} meets the network target: block {} at height {}", cfg.name, worker, hash,
                  ctx->job.height);
     if (ledger) ledger->block({cfg.coin, int64_t(ctx->job.height), hash, ctx->tpl->coinbase_value, worker, unix_ms()});
-    submitter.push_front([this, block = std::move(block), hash, height = ctx->job.height] {
-      try {
-        auto reason = rpc->submit_block(block);
-        if (!reason) {
-          blocks_accepted->inc();
-          feed_block_status(cfg.name, hash, "accepted");
-          spdlog::info("pool {}: block {} at height {} accepted by the daemon", cfg.name, hash, height);
-          std::lock_guard lock(snap_mutex);
-          ++snap.blocks_accepted;
-          snap.last_block_hash = hash;
-        } else {
-          blocks_rejected->inc();
-          feed_block_status(cfg.name, hash, "rejected");
-          spdlog::warn("pool {}: block {} rejected by the daemon: {}", cfg.name, hash, *reason);
-        }
-      } catch (const std::exception& e) {
-        blocks_rejected->inc();
-        spdlog::error("pool {}: submitblock {} failed: {}", cfg.name, hash, e.what());
-      }
-      block_notify();
-    });
+    submit_to_daemon(std::move(block), hash, ctx->job.height, false, "block");
     std::lock_guard lock(snap_mutex);
     ++snap.blocks_found;
   }
