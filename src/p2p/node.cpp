@@ -105,6 +105,11 @@ double as_double(Work w) { return double(uint64_t(w >> 64)) * 184467440737095516
 
 struct Node::Impl : Network::Handler, std::enable_shared_from_this<Impl> {
   asio::io_context& io;
+  // The peers run on the node's own thread: verifying a sync batch (PoW, payouts) never stalls
+  // the loop that serves Stratum.
+  asio::io_context net_io{1};
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> net_work;
+  std::thread net_thread;
   NodeConfig cfg;
   mutable std::mutex mu;
   ShareChain chain;
@@ -432,8 +437,10 @@ void Node::start() {
   nc.user_agent = "otedama/" + i.cfg.params.name;
   nc.app_message_limits = {{kShares, kMaxSharesMessage}, {kGetShares, 8 + 32 * kMaxLocator + 4}, {kTip, 56}};
   nc.max_message = kMaxSharesMessage;
-  i.net = std::make_unique<Network>(i.io, nc, i);
+  i.net = std::make_unique<Network>(i.net_io, nc, i);
   i.net->start();
+  i.net_work.emplace(i.net_io.get_executor());
+  i.net_thread = std::thread([&i] { i.net_io.run(); });
   i.running = true;
   spdlog::info("p2p: network '{}' ({}) listening on {}:{}", i.cfg.params.name,
                to_hex(i.chain.network_id()).substr(0, 16), i.cfg.listen_host, i.net->port());
@@ -443,6 +450,9 @@ void Node::stop() {
   auto& i = *impl_;
   if (!i.running.exchange(false)) return;
   if (i.net) i.net->stop();
+  i.net_work.reset();
+  i.net_io.stop();
+  if (i.net_thread.joinable()) i.net_thread.join();
 }
 
 uint16_t Node::port() const { return impl_->net ? impl_->net->port() : 0; }

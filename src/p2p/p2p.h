@@ -324,7 +324,8 @@ struct BlockFound {
 };
 
 // The P2P node: the share chain (persisted), its peers, sync and relay. Thread-safe: the
-// pool calls plan()/submit() from its loop, the API reads from its own thread.
+// pool calls plan()/submit() from its loop, the API reads from its own thread; the peers (and
+// the on_tip/on_block callbacks for their shares) run on the node's own thread.
 class Node {
  public:
   // Throws std::invalid_argument (bad parameters) or std::runtime_error (data directory).
