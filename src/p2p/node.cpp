@@ -170,14 +170,19 @@ struct Node::Impl : Network::Handler, std::enable_shared_from_this<Impl> {
       }
     }
     if (e->block) {
-      ++blocks_total;
       blocks_c->inc();
-      BlockFound b{e->share.info.height, e->share.coin_height, chain::display_hex(e->hash),
-                   to_hex(e->share.info.payout_script), e->share.reward, int64_t(e->share.info.time)};
-      found.push_back(b);
-      if (found.size() > 1000) found.erase(found.begin());
+      const BlockFound& b = remember_block(*e);
       if (persist) fx.blocks.emplace_back(block_bytes(*e), b.hash, e->share.coin_height);
     }
+  }
+
+  // Under mu: a block share for /api/p2p (the latest 1000).
+  const BlockFound& remember_block(const ShareEntry& e) {
+    ++blocks_total;
+    found.push_back({e.share.info.height, e.share.coin_height, chain::display_hex(e.hash),
+                     to_hex(e.share.info.payout_script), e.share.reward, int64_t(e.share.info.time)});
+    if (found.size() > 1000) found.erase(found.begin());
+    return found.back();
   }
 
   Bytes block_bytes(const ShareEntry& e) const {
@@ -408,13 +413,7 @@ void Node::start() {
       auto r = i.chain.add(std::move(share), unix_now(), block);
       if (r.status == AddStatus::accepted) {
         ++ok;
-        if (r.entry->block) {
-          BlockFound b{r.entry->share.info.height, r.entry->share.coin_height, chain::display_hex(r.entry->hash),
-                       to_hex(r.entry->share.info.payout_script), r.entry->share.reward,
-                       int64_t(r.entry->share.info.time)};
-          i.found.push_back(b);
-          ++i.blocks_total;
-        }
+        if (r.entry->block) i.remember_block(*r.entry);
       }
     }
     i.chain.take_adopted();
@@ -479,13 +478,13 @@ JobPlan Node::plan(const Bytes& payout_script, int64_t reward, uint32_t now) con
   return p;
 }
 
-AddResult Node::submit(Share share) {
+AddResult Node::submit(Share share, std::optional<U256> pow) {
   auto& i = *impl_;
   Impl::Effects fx;
   AddResult r;
   {
     std::lock_guard lock(i.mu);
-    r = i.add_locked(std::move(share), fx, true);
+    r = i.add_locked(std::move(share), fx, true, pow);
   }
   i.run(fx, 0);
   return r;

@@ -345,7 +345,8 @@ class Node {
   // The next share for a miner paying `payout_script`, on the current tip.
   JobPlan plan(const Bytes& payout_script, int64_t reward, uint32_t now_unix) const;
   // A local miner's share that met the share target: verified, added, stored, relayed.
-  AddResult submit(Share share);
+  // `pow`: the header's PoW value when the caller (the pool's share check) computed it already.
+  AddResult submit(Share share, std::optional<U256> pow = std::nullopt);
 
   // Called (on the node's thread) when the tip changes: the pool makes new jobs.
   void on_tip(std::function<void()> callback);

@@ -439,7 +439,7 @@ struct BitcoinPool::Impl : stratum::Handler, std::enable_shared_from_this<Impl> 
       }
       s.mweb = ctx.tpl->mweb;
     }
-    auto r = p2p->submit(std::move(s));
+    auto r = p2p->submit(std::move(s), value);  // the share check hashed it already
     if (r.status == p2p::AddStatus::invalid)
       spdlog::warn("pool {}: share from {} refused by the share chain: {}", cfg.name, worker, r.reason);
     else if (r.status == p2p::AddStatus::accepted)
